@@ -1,0 +1,43 @@
+"""The ``icewatch`` command line.
+
+Exit codes (stable, documented in the README):
+
+* ``0`` — success;
+* ``1`` — the command ran but found a problem (e.g. an integrity check failed);
+* ``2`` — bad usage or malformed input (one line on stderr naming the field).
+"""
+
+from __future__ import annotations
+
+import click
+
+from icewatch import __version__
+from icewatch.cli.candidate import candidate
+from icewatch.cli.ip import ip
+from icewatch.cli.sdp import sdp
+from icewatch.cli.stun import stun
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="icewatch")
+def cli() -> None:
+    """icewatch: see a visitor's real network through WebRTC, with server-side truth."""
+
+
+cli.add_command(candidate)
+cli.add_command(sdp)
+cli.add_command(stun)
+cli.add_command(ip)
+
+
+@cli.command()
+def version() -> None:
+    """Print the version."""
+    click.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="icewatch")

@@ -151,10 +151,8 @@ class Proc:
         """SIGTERM the process group, SIGKILL it after ``grace`` seconds; return the code."""
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGTERM)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
         # Children may outlive the leader; the group id is still ours.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signal.SIGKILL)

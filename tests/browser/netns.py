@@ -180,6 +180,7 @@ class Topology:
     resolv: Path
     procs: list[Proc] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    owns_workdir: bool = False
 
     def ns(self, role: str) -> str:
         """The namespace name of a role (``SERVER``, ``CLIENT``, ``NAT_CLIENT``...)."""
@@ -195,7 +196,9 @@ class Topology:
         work = workdir or Path(tempfile.mkdtemp(prefix="iwb-"))
         resolv = work / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        topo = cls(prefix=f"iwb{os.getpid()}", workdir=work, resolv=resolv)
+        topo = cls(
+            prefix=f"iwb{os.getpid()}", workdir=work, resolv=resolv, owns_workdir=workdir is None
+        )
         try:
             topo._build()
         except BaseException:
@@ -378,6 +381,8 @@ class Topology:
                         break
                     time.sleep(0.05)
         self.created.clear()
+        if self.owns_workdir and not os.environ.get("IW_KEEP_SANDBOX"):
+            shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+from icewatch.core.stun import turn_rest_password
 from tests.browser.netns import (
     CLIENT,
     ROOT,
@@ -38,7 +39,6 @@ from tests.browser.netns import (
     topology,
 )
 from tests.browser.run_chromium import BASE_FLAGS
-from tests.browser.stunserver import turn_rest_password
 
 HTTP_PORT = 8080
 STUN_PORT = 3478
@@ -167,7 +167,7 @@ class Harness:
         username = f"{int(time.time()) + 3600}:{session}"
         turn = {
             "username": username,
-            "password": turn_rest_password(self.secret, username),
+            "password": turn_rest_password(self.secret.encode(), username),
             "realm": REALM,
         }
         query = urlencode(
@@ -228,7 +228,9 @@ class Harness:
             stdout, _ = proc.popen.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.stop()
-            raise RuntimeError(f"chromium run {session} timed out; see {profile}/driver.log")
+            raise RuntimeError(
+                f"chromium run {session} timed out; see {profile}/driver.log"
+            ) from None
         finally:
             proc.stop()
             self.topo.procs.remove(proc)
@@ -324,6 +326,6 @@ if __name__ == "__main__":  # manual smoke run: one Chromium and one Firefox vis
             for c in run.result["candidates"]:
                 print("  ", c)
             for d in run.datagrams:
-                print("  ", d["dir"], d["transport"], d["src"], d["hex"][:80])
+                print("  ", d["dir"], d["transport"], d["src"], d["summary"], d.get("reply", ""), d.get("integrity_ok", ""))
             print("  http:", [(x["src"], x["target"][:40]) for x in run.http])
         print(h.topo.guards())

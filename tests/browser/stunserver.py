@@ -16,9 +16,7 @@ Everything else is recorded and left unanswered.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
+import ipaddress
 import json
 import secrets
 import time
@@ -26,13 +24,36 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from icewatch.core.errors import StunParseError
+from icewatch.core.stun import (
+    AttrType,
+    MessageClass,
+    Method,
+    StunMessage,
+    TransportAddress,
+    attribute_name,
+    build_message,
+    decode_message,
+    decode_text,
+    encode_error_code,
+    encode_text,
+    encode_xor_address,
+    long_term_key,
+    turn_rest_password,
+    verify_message_integrity,
+)
+
 MAX_DATAGRAM = 4096
 
 
-def turn_rest_password(secret: str, username: str) -> str:
-    """TURN REST (draft-uberti-behave-turn-rest) password for ``username``."""
-    mac = hmac.new(secret.encode(), username.encode(), hashlib.sha1).digest()
-    return base64.b64encode(mac).decode()
+def summarize(data: bytes) -> str:
+    """``"allocate request: REQUESTED-TRANSPORT LIFETIME FINGERPRINT"``, or why it is not STUN."""
+    try:
+        msg = decode_message(data)
+    except StunParseError as exc:
+        return f"not STUN ({exc})"
+    names = " ".join(attribute_name(a.type) or f"0x{a.type:04x}" for a in msg.attributes)
+    return f"{msg.method_name} {msg.msg_class.name.lower()}: {names}".rstrip(": ")
 
 
 def _fmt(addr: tuple[Any, ...]) -> str:
@@ -51,7 +72,7 @@ class StunResponder:
 
     def __init__(self, out: Path, *, realm: str, secret: str) -> None:
         self.realm = realm
-        self.secret = secret
+        self.secret = secret.encode()
         self._log = (out / "datagrams.jsonl").open("a", buffering=1)
 
     def record(
@@ -64,12 +85,62 @@ class StunResponder:
             "src": src,
             "dst": dst,
             "hex": data.hex(),
+            "summary": summarize(data),
             **extra,
         }
         self._log.write(json.dumps(entry) + "\n")
 
     def handle(self, data: bytes, src: tuple[str, int]) -> Reply | None:
+        try:
+            msg = decode_message(data)
+        except StunParseError:
+            return None
+        if msg.msg_class != MessageClass.REQUEST:
+            return None
+        if msg.method == Method.BINDING:
+            return self._binding(msg, src)
+        if msg.method == Method.ALLOCATE:
+            return self._allocate(msg)
         return None
+
+    def _binding(self, msg: StunMessage, src: tuple[str, int]) -> Reply:
+        mapped = TransportAddress(ipaddress.ip_address(src[0].split("%")[0]), src[1])
+        reply = build_message(
+            Method.BINDING,
+            MessageClass.SUCCESS,
+            msg.transaction_id,
+            [(AttrType.XOR_MAPPED_ADDRESS, encode_xor_address(mapped, msg.transaction_id))],
+            fingerprint=True,
+        )
+        return Reply(reply, {"reply": "binding-success", "mapped": str(mapped)})
+
+    def _error(
+        self, msg: StunMessage, code: int, attrs: list[tuple[int, bytes]], key: bytes | None = None
+    ) -> bytes:
+        return build_message(
+            msg.method,
+            MessageClass.ERROR,
+            msg.transaction_id,
+            [(AttrType.ERROR_CODE, encode_error_code(code)), *attrs],
+            integrity_key=key,
+            fingerprint=True,
+        )
+
+    def _allocate(self, msg: StunMessage) -> Reply:
+        user_attr = msg.get(AttrType.USERNAME)
+        if msg.get(AttrType.MESSAGE_INTEGRITY) is None or user_attr is None:
+            nonce = secrets.token_hex(8)
+            attrs = [
+                (AttrType.REALM, encode_text(self.realm)),
+                (AttrType.NONCE, encode_text(nonce)),
+            ]
+            return Reply(self._error(msg, 401, attrs), {"reply": "allocate-401", "nonce": nonce})
+        username = decode_text(user_attr.value, "username")
+        key = long_term_key(username, self.realm, turn_rest_password(self.secret, username))
+        ok = verify_message_integrity(msg, key)
+        # Never allocate: a 403 ends the browser's attempt (signed when the request was).
+        reply = self._error(msg, 403, [], key if ok else None)
+        return Reply(reply, {"reply": "allocate-403", "username": username, "integrity_ok": ok})
 
 
 class _Udp(asyncio.DatagramProtocol):
@@ -125,7 +196,3 @@ async def start_stun(responder: StunResponder, host: str, port: int) -> list[Any
         lambda r, w: _tcp_client(responder, r, w), host=host, port=port
     )
     return [udp, tcp]
-
-
-def new_nonce() -> str:
-    return secrets.token_hex(8)

@@ -35,7 +35,7 @@ def classify(addresses: tuple[str, ...], as_json: bool) -> None:
         try:
             parsed.append(parse_ip(text))
         except AddressParseError as err:
-            fail_input(err)
+            fail_input(_bad_address(text, err))
     results = [classify_ip(p) for p in parsed]
     if as_json:
         emit_json([c.as_dict() for c in results])
@@ -43,6 +43,12 @@ def classify(addresses: tuple[str, ...], as_json: bool) -> None:
     rows = [_table_row(text, c) for text, c in zip(addresses, results, strict=True)]
     for line in _aligned([_HEADERS, *rows]):
         click.echo(line)
+
+
+def _bad_address(text: str, err: AddressParseError) -> str:
+    """One line naming the argument, whatever the parser's reason says."""
+    reason = err.reason.replace(f": {text!r}", "")
+    return f"address {text!r}: {reason}"
 
 
 def _table_row(text: str, c: Classification) -> tuple[str, ...]:

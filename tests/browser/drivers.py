@@ -173,6 +173,7 @@ class Harness:
         query = urlencode(
             [
                 ("stun", f"stun:{SERVER_V4}:{STUN_PORT}"),
+                ("stun", f"stun:[{SERVER_V6}]:{STUN_PORT}"),
                 ("turn", f"turn:{SERVER_V4}:{STUN_PORT}?transport=udp"),
                 ("user", username),
                 ("cred", turn["password"]),
@@ -326,6 +327,14 @@ if __name__ == "__main__":  # manual smoke run: one Chromium and one Firefox vis
             for c in run.result["candidates"]:
                 print("  ", c)
             for d in run.datagrams:
-                print("  ", d["dir"], d["transport"], d["src"], d["summary"], d.get("reply", ""), d.get("integrity_ok", ""))
+                print(
+                    "  ",
+                    d["dir"],
+                    d["transport"],
+                    d["src"],
+                    d["summary"],
+                    d.get("reply", ""),
+                    d.get("integrity_ok", ""),
+                )
             print("  http:", [(x["src"], x["target"][:40]) for x in run.http])
         print(h.topo.guards())

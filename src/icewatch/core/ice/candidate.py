@@ -143,8 +143,12 @@ class Candidate:
     @property
     def priority_info(self) -> Priority:
         """The priority decoded (computed on each access; see :mod:`.priority`)."""
+        address = self.address
         return decode_priority(
-            self.priority, candidate_type=self.type.value, transport=self.transport.value
+            self.priority,
+            candidate_type=self.type.value,
+            transport=self.transport.value,
+            address=None if isinstance(address, str) else address.ip,
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -30,15 +30,19 @@ candidate type and transport, and answers ``unknown`` when both or neither fit.
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
+
+from icewatch.core.addr import IPAddress
 
 __all__ = [
     "ADDRESS_PRECEDENCE",
     "AddressClass",
     "EngineLayout",
     "Priority",
+    "address_precedence",
     "decode_priority",
     "network_adapter_from_cost",
 ]
@@ -71,6 +75,33 @@ ADDRESS_PRECEDENCE: Final[dict[int, AddressClass]] = {
 _PRECEDENCE_DESC = sorted(ADDRESS_PRECEDENCE, reverse=True)
 #: TURN server ranks above this are not believed (a page configures a handful of servers).
 _MAX_RELAY_PREFERENCE = 9
+
+
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+_SIXTOFOUR = ipaddress.IPv6Network("2002::/16")
+_V4_COMPAT = ipaddress.IPv6Network("::/96")
+_SITE_LOCAL = ipaddress.IPv6Network("fec0::/10")
+_ULA = ipaddress.IPv6Network("fc00::/7")
+_V4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
+def address_precedence(ip: IPAddress) -> AddressClass:
+    """The class libwebrtc's ``IPAddressPrecedence`` puts ``ip`` in."""
+    if ip.version == 4:
+        return AddressClass.IPV4
+    if ip == ipaddress.IPv6Address("::1"):
+        return AddressClass.IPV6_LOOPBACK
+    if ip in _V4_MAPPED:
+        return AddressClass.IPV4
+    if ip in _V4_COMPAT or ip in _SITE_LOCAL:
+        return AddressClass.V4_COMPAT_OR_SITE_LOCAL
+    if ip in _TEREDO:
+        return AddressClass.TEREDO
+    if ip in _SIXTOFOUR:
+        return AddressClass.SIXTOFOUR
+    if ip in _ULA:
+        return AddressClass.ULA
+    return AddressClass.IPV6_GLOBAL
 
 
 class EngineLayout(StrEnum):
@@ -146,12 +177,22 @@ class Priority:
 
 
 def decode_priority(
-    priority: int, *, candidate_type: str = "host", transport: str = "udp"
+    priority: int,
+    *,
+    candidate_type: str = "host",
+    transport: str = "udp",
+    address: IPAddress | None = None,
 ) -> Priority:
     """Decode ``priority`` (0..2**32-1) for a candidate of the given type and transport.
 
     ``candidate_type`` and ``transport`` are the lower-case labels (``"srflx"``,
-    ``"tcp"``); they pick the type preferences each engine would use.
+    ``"tcp"``); they pick the type preferences each engine would use. ``address``, when
+    the candidate shows an IP, must agree with a libwebrtc address preference for that
+    reading to count (libwebrtc computes it from the candidate's own address).
+
+    When both layouts fit (a Firefox srflx from its second STUN server has byte 1 = 30,
+    like a libwebrtc IPv4 one), srflx and relay candidates are read as libwebrtc: it is
+    the common engine, and Firefox needs a second server of the family to get there.
     """
     if not 0 <= priority <= 0xFFFFFFFF:
         raise ValueError(f"priority {priority} outside 0..2**32-1")
@@ -175,6 +216,8 @@ def decode_priority(
                 relay_pref, addr_pref = low - base, base
         else:
             webrtc_fits = low in ADDRESS_PRECEDENCE
+            if webrtc_fits and address is not None:
+                webrtc_fits = ADDRESS_PRECEDENCE[low] is address_precedence(address)
 
     # Firefox: low byte 0 for host UDP, a direction preference for TCP, a server
     # preference (31 - index) for srflx/relay.
@@ -191,6 +234,8 @@ def decode_priority(
         layout = EngineLayout.LIBWEBRTC
     elif firefox_fits and not webrtc_fits:
         layout = EngineLayout.FIREFOX
+    elif firefox_fits and candidate_type in ("srflx", "relay"):
+        layout = EngineLayout.LIBWEBRTC
     else:
         layout = EngineLayout.UNKNOWN
     if layout is EngineLayout.LIBWEBRTC:

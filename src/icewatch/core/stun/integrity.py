@@ -152,13 +152,19 @@ def verify_message_integrity_sha256(message: StunMessage, key: bytes) -> bool:
 
 def verify_fingerprint(message: StunMessage) -> bool:
     """Check FINGERPRINT (CRC-32 XOR 0x5354554E); ``IntegrityError`` when absent."""
-    attr = message.get(AttrType.FINGERPRINT)
+    raw = message.raw
+    last = message._last_offset
+    if last >= 0 and last + 8 == len(raw) and raw[last : last + 4] == b"\x80\x28\x00\x04":
+        # Fast lane: FINGERPRINT is last (decode_message enforces it), so the length
+        # field already counts it and the CRC covers raw[:last] as it is.
+        crc = zlib.crc32(raw[:last]) ^ FINGERPRINT_XOR
+        return crc == int.from_bytes(raw[last + 4 :], "big")
+    attr = message.fingerprint()
     if attr is None:
         raise IntegrityError("the message has no FINGERPRINT attribute")
     value = attr.value
     if len(value) != 4:
         return False
-    raw = message.raw
     offset = attr.offset
     if offset + 8 == len(raw):
         # FINGERPRINT is last (decode_message enforces it): the length field is right.

@@ -28,7 +28,7 @@ import hmac
 import struct
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from icewatch.core.errors import StunParseError
@@ -40,6 +40,7 @@ from icewatch.core.stun.constants import (
     MAX_BODY_LENGTH,
     AttrType,
     MessageClass,
+    Method,
     method_name,
 )
 
@@ -68,6 +69,7 @@ _HEADER = struct.Struct("!HHI")
 _ATTR = struct.Struct("!HH")
 _unpack_header = _HEADER.unpack_from
 _unpack_attr = _ATTR.unpack_from
+_tuple_new = tuple.__new__
 _pack_attr = _ATTR.pack
 _CLASSES = (
     MessageClass.REQUEST,
@@ -78,6 +80,7 @@ _CLASSES = (
 _MI = AttrType.MESSAGE_INTEGRITY.value
 _MI256 = AttrType.MESSAGE_INTEGRITY_SHA256.value
 _FP = AttrType.FINGERPRINT.value
+_SPECIAL = frozenset((_MI, _MI256, _FP))
 
 
 class RawAttribute(NamedTuple):
@@ -90,20 +93,34 @@ class RawAttribute(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class StunMessage:
-    """A decoded STUN message.
+    """A decoded STUN message (made by :func:`decode_message`).
 
     ``method`` stays an ``int`` so unknown methods survive (see :attr:`method_name`);
-    ``attributes`` are in wire order; ``raw`` is the exact datagram decoded (integrity
-    checks need it); ``after_integrity`` holds the indices of attributes that follow
+    ``raw`` is the exact datagram decoded (integrity checks need it);
+    ``after_integrity`` holds the indices of attributes that follow
     MESSAGE-INTEGRITY(-SHA256) and must be ignored (RFC 8489 §14.5).
+
+    :attr:`attributes` (every attribute, in wire order) is built from ``raw`` on first
+    use: :func:`decode_message` has already checked every length, and a listener that
+    only needs the header and FINGERPRINT never pays for attribute objects.
     """
 
     method: int
     msg_class: MessageClass
     transaction_id: bytes
-    attributes: tuple[RawAttribute, ...]
     raw: bytes
     after_integrity: tuple[int, ...] = ()
+    _last_offset: int = field(default=-2, repr=False, compare=False)  # -1: none, -2: unknown
+    _attributes: tuple[RawAttribute, ...] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def attributes(self) -> tuple[RawAttribute, ...]:
+        """Every attribute in wire order (ignored ones included)."""
+        attrs = self._attributes
+        if attrs is None:
+            attrs = _walk(self.raw)
+            object.__setattr__(self, "_attributes", attrs)
+        return attrs
 
     @property
     def method_name(self) -> str:
@@ -113,19 +130,49 @@ class StunMessage:
     def get(self, attr_type: int) -> RawAttribute | None:
         """The first attribute of this type that counts, or ``None``."""
         skip = self.after_integrity
+        if not skip:
+            for attr in self.attributes:
+                if attr[0] == attr_type:
+                    return attr
+            return None
         for index, attr in enumerate(self.attributes):
             if attr[0] == attr_type:
-                if skip and index in skip:
-                    return None
-                return attr
+                return None if index in skip else attr
         return None
 
     def get_all(self, attr_type: int) -> tuple[RawAttribute, ...]:
         """Every attribute of this type, ignored ones included (evidence)."""
         return tuple(a for a in self.attributes if a[0] == attr_type)
 
+    def fingerprint(self) -> RawAttribute | None:
+        """The FINGERPRINT attribute (always the last one), found without a walk."""
+        last = self._last_offset
+        raw = self.raw
+        if last < 0:
+            return None if last == -1 else self.get(_FP)
+        if raw[last : last + 2] != b"\x80\x28":
+            return None
+        return _tuple_new(RawAttribute, (_FP, raw[last + 4 :], last))
+
     def __contains__(self, attr_type: object) -> bool:
         return isinstance(attr_type, int) and self.get(attr_type) is not None
+
+
+def _walk(raw: bytes) -> tuple[RawAttribute, ...]:
+    """Slice the attributes of an already-checked message (stops at any truncation)."""
+    out: list[RawAttribute] = []
+    append = out.append
+    n = len(raw)
+    pos = HEADER_SIZE
+    unpack_attr = _unpack_attr
+    new_attr = _tuple_new
+    raw_attribute = RawAttribute
+    while pos + 4 <= n:
+        attr_type, attr_len = unpack_attr(raw, pos)
+        start = pos + 4
+        append(new_attr(raw_attribute, (attr_type, raw[start : start + attr_len], pos)))
+        pos = start + ((attr_len + 3) & ~3)
+    return tuple(out)
 
 
 def decode_message_type(msg_type: int) -> tuple[int, MessageClass]:
@@ -172,25 +219,81 @@ def decode_message(data: bytes | bytearray | memoryview) -> StunMessage:
         raise StunParseError(
             "length", f"header says {length} bytes, {n - HEADER_SIZE} follow", offset=2
         )
-    attrs: list[RawAttribute] = []
-    append = attrs.append
+    pos = HEADER_SIZE
+    last = -1
+    ignored: tuple[int, ...] = ()
+    unpack_attr = _unpack_attr
+    special = _SPECIAL
+    for index in _ATTRIBUTE_SLOTS if n > HEADER_SIZE else ():
+        if pos >= n:
+            break
+        # pos and n are multiples of 4 here, so a whole attribute header is present.
+        attr_type, attr_len = unpack_attr(data, pos)
+        following = pos + 4 + ((attr_len + 3) & ~3)
+        if following > n:
+            raise _overrun(attr_type, attr_len, pos)
+        if attr_type in special:
+            if attr_type == _FP and following == n:
+                last = pos  # the usual case: FINGERPRINT closes the message
+            else:
+                ignored, last = _walk_tail(data, pos, index)
+            break
+        last = pos
+        pos = following
+    else:
+        if pos < n:
+            raise StunParseError("attributes", f"more than {MAX_ATTRIBUTES}", offset=pos)
+    method_class = _KNOWN_TYPES.get(msg_type)
+    if method_class is None:
+        method_class = decode_message_type(msg_type)
+    message = _new_message(StunMessage)
+    _set_method(message, method_class[0])
+    _set_class(message, method_class[1])
+    _set_tid(message, data[8:20])
+    _set_raw(message, data)
+    _set_after_integrity(message, ignored)
+    _set_last_offset(message, last)
+    _set_attributes(message, None)
+    return message
+
+
+def _too_many(pos: int) -> int:
+    raise StunParseError("attributes", f"more than {MAX_ATTRIBUTES}", offset=pos)
+
+
+def _overrun(attr_type: int, attr_len: int, pos: int) -> StunParseError:
+    return StunParseError(
+        f"attribute 0x{attr_type:04x}",
+        f"value of {attr_len} bytes (padded) runs past the end of the message",
+        offset=pos,
+    )
+
+
+def _walk_tail(data: bytes, pos: int, index: int) -> tuple[tuple[int, ...], int]:
+    """Finish the walk from the first integrity/FINGERPRINT attribute, in the slow lane.
+
+    Enforces FINGERPRINT last (§14.7) and lists the attributes that follow
+    MESSAGE-INTEGRITY(-SHA256) and must be ignored (§14.5, §14.6). Returns those indices
+    and the offset of the last attribute.
+    """
+    n = len(data)
+    if (
+        data[pos + 2 : pos + 4] == b"\x00\x14"
+        and pos + 32 == n
+        and data[pos + 24 : pos + 28] == (b"\x80\x28\x00\x04")
+    ):
+        # The usual case: MESSAGE-INTEGRITY (20 bytes) then FINGERPRINT, nothing else.
+        return (), pos + 24 if index + 1 < MAX_ATTRIBUTES else _too_many(pos + 24)
     ignored: list[int] = []
     integrity = 0  # 0: none seen yet, 1: after MESSAGE-INTEGRITY, 2: after MI-SHA256
-    pos = HEADER_SIZE
+    last = pos
     while pos < n:
-        # pos and n are multiples of 4 here, so a whole attribute header is present.
-        attr_type, attr_len = _unpack_attr(data, pos)
-        start = pos + 4
-        end = start + attr_len
-        following = start + ((attr_len + 3) & ~3)
-        if following > n:
-            raise StunParseError(
-                f"attribute 0x{attr_type:04x}",
-                f"value of {attr_len} bytes (padded) runs past the end of the message",
-                offset=pos,
-            )
-        if len(attrs) >= MAX_ATTRIBUTES:
+        if index >= MAX_ATTRIBUTES:
             raise StunParseError("attributes", f"more than {MAX_ATTRIBUTES}", offset=pos)
+        attr_type, attr_len = _unpack_attr(data, pos)
+        following = pos + 4 + ((attr_len + 3) & ~3)
+        if following > n:
+            raise _overrun(attr_type, attr_len, pos)
         if attr_type == _FP:
             if following != n:
                 raise StunParseError("fingerprint", "not the last attribute", offset=pos)
@@ -198,22 +301,47 @@ def decode_message(data: bytes | bytearray | memoryview) -> StunMessage:
             if attr_type == _MI256 and integrity == 1:
                 integrity = 2
             else:
-                ignored.append(len(attrs))
+                ignored.append(index)
         elif attr_type == _MI:
             integrity = 1
         elif attr_type == _MI256:
             integrity = 2
-        append(RawAttribute(attr_type, data[start:end], pos))
+        last = pos
         pos = following
-    method = (msg_type & 0x000F) | ((msg_type >> 1) & 0x0070) | ((msg_type >> 2) & 0x0F80)
-    return StunMessage(
-        method,
-        _CLASSES[((msg_type >> 4) & 1) | ((msg_type >> 7) & 2)],
-        data[8:20],
-        tuple(attrs),
-        data,
-        tuple(ignored),
+        index += 1
+    return tuple(ignored), last
+
+
+_ATTRIBUTE_SLOTS = range(MAX_ATTRIBUTES)
+#: (method, class) of every message type with a known method: a dict hit is cheaper
+#: than the bit arithmetic of :func:`decode_message_type`.
+_KNOWN_TYPES: dict[int, tuple[int, MessageClass]] = {
+    encode_message_type(m, c): (int(m), c) for m in Method for c in MessageClass
+}
+
+# Fast construction for decode_message: the slot descriptors of the frozen dataclass,
+# set once each on a fresh instance (what the generated __init__ does, minus its cost).
+_new_message = object.__new__
+(
+    _set_method,
+    _set_class,
+    _set_tid,
+    _set_raw,
+    _set_after_integrity,
+    _set_last_offset,
+    _set_attributes,
+) = (
+    getattr(StunMessage, name).__set__
+    for name in (
+        "method",
+        "msg_class",
+        "transaction_id",
+        "raw",
+        "after_integrity",
+        "_last_offset",
+        "_attributes",
     )
+)
 
 
 def _check_tid(transaction_id: bytes) -> None:

@@ -278,9 +278,9 @@ def _walk_tail(data: bytes, pos: int, index: int) -> tuple[tuple[int, ...], int]
     """
     n = len(data)
     if (
-        data[pos + 2 : pos + 4] == b"\x00\x14"
-        and pos + 32 == n
-        and data[pos + 24 : pos + 28] == (b"\x80\x28\x00\x04")
+        pos + 32 == n
+        and data[pos : pos + 4] == b"\x00\x08\x00\x14"
+        and data[pos + 24 : pos + 28] == b"\x80\x28\x00\x04"
     ):
         # The usual case: MESSAGE-INTEGRITY (20 bytes) then FINGERPRINT, nothing else.
         return (), pos + 24 if index + 1 < MAX_ATTRIBUTES else _too_many(pos + 24)

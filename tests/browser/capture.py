@@ -74,6 +74,9 @@ def capture_record(scenario: Scenario, run: BrowserRun, egress_drops: int) -> di
             {"ms": rel(h["t"]), "src": h["src"], "method": h["method"], "path": h["target"][:60]}
             for h in run.http
         ],
+        "dns_queries": [
+            {"ms": rel(q["t"]), "name": q["name"], "qtype": q["qtype"]} for q in run.dns
+        ],
         "egress_drops": egress_drops,
     }
 

@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 from icewatch.core.stun import turn_rest_password
 from tests.browser.netns import (
     CLIENT,
+    NAT_CLIENT,
     ROOT,
     SERVER,
     SERVER_V4,
@@ -89,6 +90,20 @@ FIREFOX_BASE_PREFS: dict[str, Any] = {
     "browser.newtabpage.enabled": False,
     "browser.sessionstore.resume_from_crash": False,
     "toolkit.startup.max_resumed_crashes": -1,
+    # New-tab and address-bar content (ads.mozilla.org, sponsored tiles, Pocket).
+    "browser.newtabpage.activity-stream.feeds.section.topstories": False,
+    "browser.newtabpage.activity-stream.feeds.topsites": False,
+    "browser.newtabpage.activity-stream.feeds.telemetry": False,
+    "browser.newtabpage.activity-stream.telemetry": False,
+    "browser.newtabpage.activity-stream.showSponsored": False,
+    "browser.newtabpage.activity-stream.showSponsoredTopSites": False,
+    "browser.newtabpage.activity-stream.unifiedAds.tiles.enabled": False,
+    "browser.newtabpage.activity-stream.unifiedAds.spocs.enabled": False,
+    "browser.newtabpage.activity-stream.unifiedAds.endpoint": "",
+    "browser.topsites.contile.enabled": False,
+    "browser.urlbar.quicksuggest.enabled": False,
+    "browser.urlbar.suggest.quicksuggest.sponsored": False,
+    "browser.ping-centre.telemetry": False,
 }
 
 
@@ -114,6 +129,7 @@ class BrowserRun:
     datagrams: list[dict[str, Any]]
     http: list[dict[str, Any]]
     elapsed_s: float
+    dns: list[dict[str, Any]] = field(default_factory=list)
     console: list[str] = field(default_factory=list)
 
     @property
@@ -149,6 +165,19 @@ class Harness:
         line = self.server.popen.stdout.readline().decode().strip()
         if line != "ready":
             raise RuntimeError(f"test server did not start: {line!r}; see {self.out}/server.log")
+        for role in (CLIENT, NAT_CLIENT):
+            stub = self.topo.run_in(
+                role,
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.browser.dnsstub",
+                    str(self.out / f"dns-{role}.jsonl"),
+                ],
+            )
+            assert stub.popen.stdout is not None
+            if stub.popen.stdout.readline().decode().strip() != "ready":
+                raise RuntimeError(f"DNS stub did not start in {role}")
 
     def version(self, browser: str) -> str:
         if browser not in self._versions:
@@ -184,12 +213,12 @@ class Harness:
         url = f"http://{SERVER_V4}:{HTTP_PORT}/page/index.html?{query}"
         return session, turn, url
 
-    def _offsets(self) -> tuple[int, int]:
+    def _offsets(self, role: str) -> tuple[int, int, int]:
         sizes = []
-        for name in ("datagrams.jsonl", "http.jsonl"):
+        for name in ("datagrams.jsonl", "http.jsonl", f"dns-{role}.jsonl"):
             p = self.out / name
             sizes.append(p.stat().st_size if p.exists() else 0)
-        return sizes[0], sizes[1]
+        return sizes[0], sizes[1], sizes[2]
 
     def _read_from(self, name: str, offset: int) -> list[dict[str, Any]]:
         p = self.out / name
@@ -200,18 +229,24 @@ class Harness:
             return [json.loads(line) for line in f.read().splitlines() if line.strip()]
 
     def _collect(
-        self, off: tuple[int, int], settle: float = 0.3
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        self, role: str, off: tuple[int, int, int], settle: float = 0.3
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         time.sleep(settle)  # late retransmissions / the final 403 exchange
-        return self._read_from("datagrams.jsonl", off[0]), self._read_from("http.jsonl", off[1])
+        return (
+            self._read_from("datagrams.jsonl", off[0]),
+            self._read_from("http.jsonl", off[1]),
+            self._read_from(f"dns-{role}.jsonl", off[2]),
+        )
 
     def _reap(self, role: str) -> None:
-        """Kill whatever is still running in ``role``'s namespace (only ours live there)."""
+        """Kill what a browser left in ``role``'s namespace (only ours live there)."""
         ns = self.topo.ns(role)
+        keep = {str(p.pid) for p in self.topo.procs if p.alive()}  # e.g. the DNS stub
         with contextlib.suppress(RuntimeError):
             for pid in _run(["ip", "netns", "pids", ns]).split():
-                with contextlib.suppress(ProcessLookupError, ValueError):
-                    os.kill(int(pid), signal.SIGKILL)
+                if pid not in keep:
+                    with contextlib.suppress(ProcessLookupError, ValueError):
+                        os.kill(int(pid), signal.SIGKILL)
 
     def chromium(
         self, scenario: str, flags: Sequence[str] = (), *, role: str = CLIENT, timeout: float = 30
@@ -221,7 +256,7 @@ class Harness:
         env = _clean_env(profile)
         argv = [sys.executable, "-m", "tests.browser.run_chromium", "--url", url, "--profile",
                 str(profile / "profile"), "--timeout", str(timeout - 5), "--", *flags]  # fmt: skip
-        off = self._offsets()
+        off = self._offsets(role)
         t0 = time.monotonic()
         errlog = (profile / "driver.log").open("wb")
         proc = self.topo.run_in(role, argv, env=env, stderr=errlog)
@@ -241,12 +276,12 @@ class Harness:
             tail = (profile / "driver.log").read_text(errors="replace")[-3000:]
             raise RuntimeError(f"chromium driver failed ({proc.popen.returncode}): {tail}")
         data = json.loads(stdout.decode().strip().splitlines()[-1])
-        datagrams, http = self._collect(off)
+        datagrams, http, dns = self._collect(role, off)
         shutil.rmtree(profile / "profile", ignore_errors=True)
         return BrowserRun(
             browser="chromium", version=self.version("chromium"), scenario=scenario, role=role,
             session=session, flags=[*BASE_FLAGS, *flags], prefs={}, turn=turn,
-            result=data["result"], datagrams=datagrams, http=http, elapsed_s=elapsed,
+            result=data["result"], datagrams=datagrams, http=http, dns=dns, elapsed_s=elapsed,
             console=data.get("console", []),
         )  # fmt: skip
 
@@ -269,7 +304,7 @@ class Harness:
         env = _clean_env(home)
         argv = ["firefox-esr", "--headless", "--no-remote", "--profile", str(profile), url]
         result_file = self.out / "results" / f"{session}.json"
-        off = self._offsets()
+        off = self._offsets(role)
         t0 = time.monotonic()
         log = (home / "firefox.log").open("wb")
         proc = self.topo.run_in(role, argv, env=env, stdout=log, stderr=log)
@@ -286,12 +321,12 @@ class Harness:
             self.topo.procs.remove(proc)
             self._reap(role)
         result = json.loads(result_file.read_text())
-        datagrams, http = self._collect(off)
+        datagrams, http, dns = self._collect(role, off)
         shutil.rmtree(profile, ignore_errors=True)
         return BrowserRun(
             browser="firefox", version=self.version("firefox"), scenario=scenario, role=role,
             session=session, flags=["--headless", "--no-remote"], prefs=dict(prefs or {}),
-            turn=turn, result=result, datagrams=datagrams, http=http, elapsed_s=elapsed,
+            turn=turn, result=result, datagrams=datagrams, http=http, dns=dns, elapsed_s=elapsed,
         )  # fmt: skip
 
 
@@ -306,6 +341,9 @@ def _clean_env(home: Path) -> dict[str, str]:
         "XDG_CONFIG_HOME": str(home / ".config"),
         "XDG_CACHE_HOME": str(home / ".cache"),
         "MOZ_CRASHREPORTER_DISABLE": "1",
+        # Firefox honours services.settings.server only with this set (else it asks
+        # firefox.settings.services.mozilla.com).
+        "MOZ_REMOTE_SETTINGS_DEVTOOLS": "1",
     }
 
 

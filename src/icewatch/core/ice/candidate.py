@@ -15,7 +15,7 @@ tests for it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, cast
 
@@ -113,7 +113,7 @@ class Candidate:
     related_address_kind: AddressKind | None = None
     transport_raw: str = ""
     type_raw: str = ""
-    raw: str = ""
+    raw: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
         # Only for direct construction; parse_candidate() builds instances complete.

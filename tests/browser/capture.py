@@ -16,6 +16,7 @@ import datetime as dt
 import json
 import platform
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,18 @@ from tests.browser.scenarios import SCENARIOS, Scenario
 
 CAPTURES = Path(__file__).resolve().parents[1] / "data" / "captures"
 FORMAT = 1
+
+
+def _dns_summary(run: BrowserRun, rel: Callable[[float], float]) -> list[dict[str, Any]]:
+    """The stub resolver's log for this run, one entry per name (all answered REFUSED)."""
+    names: dict[str, dict[str, Any]] = {}
+    for q in run.dns:
+        entry = names.setdefault(q["name"], {"name": q["name"], "first_ms": rel(q["t"]),
+                                             "queries": 0, "qtypes": []})  # fmt: skip
+        entry["queries"] += 1
+        if q["qtype"] not in entry["qtypes"]:
+            entry["qtypes"].append(q["qtype"])
+    return list(names.values())
 
 
 def capture_record(scenario: Scenario, run: BrowserRun, egress_drops: int) -> dict[str, Any]:
@@ -74,9 +87,7 @@ def capture_record(scenario: Scenario, run: BrowserRun, egress_drops: int) -> di
             {"ms": rel(h["t"]), "src": h["src"], "method": h["method"], "path": h["target"][:60]}
             for h in run.http
         ],
-        "dns_queries": [
-            {"ms": rel(q["t"]), "name": q["name"], "qtype": q["qtype"]} for q in run.dns
-        ],
+        "dns_queries": _dns_summary(run, rel),
         "egress_drops": egress_drops,
     }
 

@@ -16,7 +16,7 @@ import time
 
 def parse_query(data: bytes) -> tuple[str, int, int]:
     """(name, qtype, end of the question) of a DNS query; ``("", -1, 12)`` if malformed."""
-    i, labels = 12, []
+    i, labels = 12, list[str]()
     while i < len(data) and data[i] and len(labels) < 64:
         n = data[i]
         labels.append(data[i + 1 : i + 1 + n].decode("ascii", "replace"))

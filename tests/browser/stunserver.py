@@ -20,6 +20,7 @@ import ipaddress
 import json
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -115,7 +116,11 @@ class StunResponder:
         return Reply(reply, {"reply": "binding-success", "mapped": str(mapped)})
 
     def _error(
-        self, msg: StunMessage, code: int, attrs: list[tuple[int, bytes]], key: bytes | None = None
+        self,
+        msg: StunMessage,
+        code: int,
+        attrs: Sequence[tuple[int, bytes]],
+        key: bytes | None = None,
     ) -> bytes:
         return build_message(
             msg.method,

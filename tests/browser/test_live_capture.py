@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from icewatch.core.ice import parse_candidate
+from icewatch.core.ice import parse_candidate, parse_sdp
 from icewatch.core.stun import (
     AttrType,
     MessageClass,
@@ -213,6 +213,15 @@ def test_chromium_binding_is_bare_and_its_port_is_the_srflx_port(runs: Runs, key
         assert (srflx[sc.host_v6].raddr, srflx[sc.host_v6].rport) == ("::", 0)
     hosts = sorted(x.priority for x in lines(run) if x.type == "host")
     assert hosts == [2113937151, 2113942271]  # IPv4 (30), ULA IPv6 (50)
+    # Quirks of the JS objects: an IPv6 address in RTCIceCandidate.address is bracketed,
+    # and getStats() lists TCP host candidates (port 9) that onicecandidate never gave.
+    for c in run.result["candidates"]:
+        if c.get("candidate") and ":" in c["address"]:
+            assert c["address"].startswith("[")
+    assert not any(x.transport == "tcp" for x in lines(run))
+    assert {(s["protocol"], s["port"]) for s in run.result["stats"] if s["protocol"] == "tcp"} == {
+        ("tcp", 9)
+    }
 
 
 @pytest.mark.parametrize("key", ["firefox-default", "firefox-noobfuscate", "firefox-nat"])
@@ -281,6 +290,14 @@ def test_sdp_agrees_with_the_candidate_events(runs: Runs, key: str) -> None:
     ufrag = next(x.split(":", 1)[1] for x in sdp if x.startswith("a=ice-ufrag:"))
     frags = {c["usernameFragment"] for c in run.result["candidates"] if c.get("candidate")}
     assert frags == {ufrag}
+    parsed = parse_sdp(run.result["sdp"])
+    assert parsed.problems == ()
+    assert len(parsed.media) == 1  # the data channel's m=application section
+    section = parsed.media[0]
+    assert section.candidate_errors == ()
+    assert len(section.candidates) == len(run.candidate_lines)
+    assert (section.ice_ufrag or parsed.ice_ufrag) == ufrag
+    assert section.end_of_candidates is (run.browser == "firefox")
     if run.browser == "chromium":  # the event strings carry ufrag, the SDP lines do not
         assert all(f" ufrag {ufrag} " in c for c in run.candidate_lines)
         assert not any(" ufrag " in x for x in sdp if x.startswith("a=candidate:"))

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -99,6 +100,30 @@ NAT_RULESET = """table ip nat {
   }
 }
 """
+
+
+_OURS = re.compile(rf"^iwb(\d+)-({'|'.join(ROLES)})$")
+
+
+def remove_stale_namespaces() -> list[str]:
+    """Delete sandboxes left by an earlier run of this harness that was killed.
+
+    Only namespaces named ``iwb<pid>-<role>`` whose ``<pid>`` no longer exists; what
+    still runs inside them was started by that run, and is ended by PID first.
+    """
+    removed = []
+    for line in _run(["ip", "netns", "list"]).splitlines():
+        name = line.split()[0] if line.strip() else ""
+        m = _OURS.match(name)
+        if not m or Path(f"/proc/{m.group(1)}").exists():
+            continue
+        with contextlib.suppress(RuntimeError):
+            for pid in _run(["ip", "netns", "pids", name]).split():
+                with contextlib.suppress(ProcessLookupError, ValueError):
+                    os.kill(int(pid), signal.SIGKILL)
+            _run(["ip", "netns", "del", name])
+            removed.append(name)
+    return removed
 
 
 class PrerequisiteMissing(RuntimeError):
@@ -193,6 +218,7 @@ class Topology:
         missing = missing_prerequisites(browsers=False)
         if missing:
             raise PrerequisiteMissing("missing: " + "; ".join(missing))
+        remove_stale_namespaces()
         work = workdir or Path(tempfile.mkdtemp(prefix="iwb-"))
         resolv = work / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
@@ -327,7 +353,7 @@ class Topology:
         self.procs.append(proc)
         return proc
 
-    def exec_in(self, role: str, argv: Sequence[str], timeout: float = 30) -> str:
+    def exec_in(self, role: str, argv: Sequence[str]) -> str:
         """Run a short command inside a namespace and return its stdout."""
         return _run(["ip", "netns", "exec", self.ns(role), *argv])
 

@@ -20,6 +20,7 @@ from icewatch.core.stun import (
     MessageClass,
     Method,
     StunMessage,
+    build_message,
     decode_message,
     decode_text,
     decode_xor_address,
@@ -314,6 +315,37 @@ def test_dns_goes_only_to_the_local_stub(runs: Runs, key: str) -> None:
         assert names == set()
     else:
         assert names <= {"update.googleapis.com", "accounts.google.com", "clients2.google.com"}
+
+
+_TCP_CLIENT = """
+import socket, sys
+s = socket.create_connection((sys.argv[1], 3478), timeout=3)
+s.sendall(bytes.fromhex(sys.argv[2]))
+head = b""
+while len(head) < 20:
+    head += s.recv(20 - len(head))
+body = b""
+while len(body) < int.from_bytes(head[2:4], "big"):
+    body += s.recv(4096)
+print(s.getsockname()[1], (head + body).hex())
+"""
+
+
+def test_stun_over_tcp_sees_the_nat_public_address(sandbox: Harness) -> None:
+    """The responder's TCP framing (RFC 8489 §6.2.2), from behind the NAT."""
+    tid = bytes(range(12))
+    request = build_message(Method.BINDING, MessageClass.REQUEST, tid)
+    out = sandbox.topo.exec_in(
+        NAT_CLIENT, [sys.executable, "-c", _TCP_CLIENT, "10.77.1.1", request.hex()]
+    ).split()
+    reply = decode_message(bytes.fromhex(out[1]))
+    assert reply.msg_class == MessageClass.SUCCESS
+    assert reply.transaction_id == tid
+    assert verify_fingerprint(reply)
+    xma = reply.get(AttrType.XOR_MAPPED_ADDRESS)
+    assert xma is not None
+    mapped = decode_xor_address(xma.value, tid)
+    assert str(mapped.ip) == "10.77.1.254"
 
 
 # --- the egress guards ----------------------------------------------------------------

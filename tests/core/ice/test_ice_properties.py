@@ -147,3 +147,26 @@ def test_any_text_gives_a_description_or_the_sdp_error(text: str) -> None:
         return
     assert isinstance(desc, SessionDescription)
     desc.as_dict()
+
+
+@settings(max_examples=300)
+@given(
+    st.one_of(
+        _IPV4,
+        st.lists(st.integers(0, 999).map(str), min_size=1, max_size=5).map(".".join),
+        st.from_regex(r"\A[0-9.]{1,16}\Z"),
+    )
+)
+def test_ipv4_fast_path_agrees_with_parse_ip(text: str) -> None:
+    from icewatch.core.errors import AddressParseError
+    from icewatch.core.ice.grammar import _ipv4
+
+    fast = _ipv4(text)
+    try:
+        reference = parse_ip(text)
+    except AddressParseError:
+        assert fast is None
+        return
+    assert fast is None or fast == reference
+    if text.count(".") == 3 and all(p.isdigit() and str(int(p)) == p for p in text.split(".")):
+        assert fast == reference

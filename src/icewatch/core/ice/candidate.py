@@ -21,6 +21,7 @@ from typing import Any, Final, cast
 
 from icewatch.core.addr import ParsedIP
 from icewatch.core.errors import CandidateParseError
+from icewatch.core.ice.grammar import _ADDRESS_CACHE as _ADDRESS_CACHE
 from icewatch.core.ice.grammar import (
     ICE_CHARS,
     MAX_COMPONENT,
@@ -342,10 +343,10 @@ def parse_candidate(line: str) -> Candidate:
     if not line.isascii():
         raise _fail("line", "non-ASCII character")
     # From here on the text is ASCII, so str.isdigit() means [0-9] only.
+    if "  " in line or line[0] == " " or line[-1] == " ":
+        raise _fail("line", "empty token (leading, trailing or double space)")
     tokens = line.split(" ")
     n = len(tokens)
-    if "" in tokens:
-        raise _fail("line", "empty token (leading, trailing or double space)")
 
     # candidate-attribute = "candidate" ":" foundation SP ...  ("a=" and bare form tolerated)
     head = tokens[0]
@@ -390,7 +391,10 @@ def parse_candidate(line: str) -> Candidate:
     if priority > MAX_PRIORITY:
         raise _fail("priority", f"{priority} is above {MAX_PRIORITY}")
     # connection-address = IP4-address / IP6-address / FQDN  (mDNS, redacted: in the wild)
-    address, address_kind = parse_connection_address(tokens[4], "connection-address")
+    hit = _ADDRESS_CACHE.get(tokens[4])
+    if hit is None:
+        hit = parse_connection_address(tokens[4], "connection-address")
+    address, address_kind = hit
     # port = 1*5DIGIT (<= 65535)
     text = tokens[5]
     if not text.isdigit() or len(text) > 5:
@@ -420,25 +424,27 @@ def parse_candidate(line: str) -> Candidate:
     network_id: int | None = None
     network_cost: int | None = None
     extensions: tuple[tuple[str, str], ...] = ()
-    if n > 8:
+    i = 8
+    # rel-addr = "raddr" SP connection-address
+    if n > 8 and tokens[8] == "raddr":
+        hit = _ADDRESS_CACHE.get(tokens[9])
+        if hit is None:
+            hit = parse_connection_address(tokens[9], "raddr")
+        raddr, raddr_kind = hit
+        i = 10
+    # rel-port = "rport" SP port
+    if n > i and tokens[i] == "rport":
+        rport = _SMALL_INTS.get(tokens[i + 1])
+        if rport is None:
+            rport = _uint(tokens[i + 1], "rport", 5, MAX_PORT)
+        i += 2
+    if n > i:
+        # *(SP cand-extension)
         out: list[tuple[str, str]] = []
-        for i in range(8, n, 2):
-            name = tokens[i]
-            value = tokens[i + 1]
-            # rel-addr = "raddr" SP connection-address
-            if name == "raddr":
-                if raddr is not None:
-                    raise _fail("raddr", "given twice")
-                raddr, raddr_kind = parse_connection_address(value, "raddr")
-                continue
-            # rel-port = "rport" SP port
-            if name == "rport":
-                if rport is not None:
-                    raise _fail("rport", "given twice")
-                rport = _SMALL_INTS.get(value)
-                if rport is None:
-                    rport = _uint(value, "rport", 5, MAX_PORT)
-                continue
+        late_rel = False
+        for k in range(i, n, 2):
+            name = tokens[k]
+            value = tokens[k + 1]
             # cand-extension = extension-att-name SP extension-att-value
             if name == "generation":  # libwebrtc: uint32
                 if generation is not None:
@@ -472,6 +478,16 @@ def parse_candidate(line: str) -> Candidate:
                 tcptype = _TCPTYPES.get(value)
                 if tcptype is None:
                     raise _fail(name, f"not active, passive or so: {value[:16]!r}")
+            elif name == "raddr":  # after an extension: out of grammar order, libwebrtc takes it
+                if raddr_kind is not None:
+                    raise _fail(name, "given twice")
+                raddr, raddr_kind = parse_connection_address(value, name)
+                late_rel = True
+            elif name == "rport":
+                if rport is not None:
+                    raise _fail(name, "given twice")
+                rport = _uint(value, name, 5, MAX_PORT)
+                late_rel = True
             # extension-att-name = token; extension-att-value = *VCHAR
             elif not is_token(name):
                 raise _fail("extensions", f"extension name is not a token: {name[:16]!r}")
@@ -479,6 +495,8 @@ def parse_candidate(line: str) -> Candidate:
                 raise _fail("extensions", f"control character in the value of {name!r}")
             out.append((name, value))
         extensions = tuple(out)
+        if late_rel:
+            extensions = tuple(e for e in extensions if e[0] != "raddr" and e[0] != "rport")
 
     c = _CandidateSlots()
     c.foundation = foundation

@@ -357,3 +357,21 @@ def test_as_dict_shape() -> None:
     assert mapped["address"] == "::ffff:c000:201"
     assert mapped["address_ip"]["ip"] == "192.0.2.1"
     assert mapped["address_ip"]["v4_mapped"] is True
+
+
+def test_constructed_candidate_derives_name_kinds() -> None:
+    c = Candidate(
+        foundation="1",
+        component=1,
+        transport=Transport.UDP,
+        priority=2113937151,
+        address="84f8e266-d91c-4be3-a5cc-fd07e55e5394.local",
+        port=5000,
+        type=CandidateType.SRFLX,
+        related_address="redacted-ip.invalid",
+        related_port=0,
+    )
+    assert c.address_kind is AddressKind.MDNS
+    assert c.mdns
+    assert c.related_address_kind is AddressKind.REDACTED
+    assert parse_candidate(str(c)) == c

@@ -21,8 +21,8 @@ from typing import Any, Final, cast
 
 from icewatch.core.addr import ParsedIP
 from icewatch.core.errors import CandidateParseError
-from icewatch.core.ice.grammar import _ADDRESS_CACHE as _ADDRESS_CACHE
 from icewatch.core.ice.grammar import (
+    _ADDRESS_CACHE,
     ICE_CHARS,
     MAX_COMPONENT,
     MAX_EXTENSIONS,
@@ -33,6 +33,7 @@ from icewatch.core.ice.grammar import (
     MAX_UFRAG_LENGTH,
     MAX_UINT16,
     MAX_UINT32,
+    REDACTED_NAMES,
     AddressKind,
     is_token,
     parse_connection_address,
@@ -91,8 +92,9 @@ class Candidate:
     ``raw`` is the parsed line; it takes no part in equality.
 
     Built directly, empty ``transport_raw``/``type_raw`` default to the enum value, an
-    empty ``extensions`` is filled from the typed fields in libwebrtc order, and
-    ``address_kind`` must be given for names (it defaults to ``ip``).
+    empty ``extensions`` is filled from the typed fields in libwebrtc order, and the
+    address kinds of names are derived from the name (``.local`` → mdns, the redacted
+    placeholders → redacted, else fqdn). Direct construction does not validate.
     """
 
     foundation: str
@@ -123,9 +125,12 @@ class Candidate:
             fill(self, "transport_raw", self.transport.value)
         if not self.type_raw:
             fill(self, "type_raw", self.type.value)
+        if isinstance(self.address, str) and self.address_kind is AddressKind.IP:
+            fill(self, "address_kind", _kind_of_name(self.address))
         if self.related_address is not None and self.related_address_kind is None:
-            kind = AddressKind.IP if isinstance(self.related_address, ParsedIP) else None
-            fill(self, "related_address_kind", kind or AddressKind.FQDN)
+            related = self.related_address
+            kind = AddressKind.IP if isinstance(related, ParsedIP) else _kind_of_name(related)
+            fill(self, "related_address_kind", kind)
         if not self.extensions:
             fill(self, "extensions", _typed_extensions(self))
 
@@ -187,6 +192,16 @@ class Candidate:
             "extensions": [[name, value] for name, value in self.extensions],
             "raw": self.raw,
         }
+
+
+def _kind_of_name(name: str) -> AddressKind:
+    # For directly built candidates only: the parser validates names itself.
+    lower = name.lower()
+    if lower.endswith(".local"):
+        return AddressKind.MDNS
+    if lower in REDACTED_NAMES:
+        return AddressKind.REDACTED
+    return AddressKind.FQDN
 
 
 def _address_text(value: AddressValue) -> str:

@@ -331,7 +331,7 @@ def test_constructed_candidate_defaults() -> None:
     assert c.transport_raw == "tcp"
     assert c.type_raw == "host"
     assert c.extensions == (("tcptype", "so"),)
-    assert c.related_address_kind is AddressKind.FQDN
+    assert c.related_address_kind is AddressKind.REDACTED
 
 
 def test_as_dict_shape() -> None:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import random
-import time
 
 import pytest
 from hypothesis import given
@@ -165,6 +163,7 @@ def test_zone_kept_from_an_ipv6address_with_scope() -> None:
     c = classify_ip(V6("fe80::1%wlan0"))
     assert c.zone == "wlan0"
     assert c.address == V6("fe80::1")
+    assert isinstance(c.address, ipaddress.IPv6Address)
     assert c.address.scope_id is None
     assert c.category is C.LINK_LOCAL
 
@@ -320,18 +319,3 @@ def test_any_address_classifies_like_the_reference(addr: V4 | V6) -> None:
 @given(_addresses)
 def test_text_and_object_agree(addr: V4 | V6) -> None:
     assert classify_ip(str(addr)) == classify_ip(addr)
-
-
-# --- speed sanity ----------------------------------------------------------------------
-
-
-def test_fast_enough_for_a_hot_path() -> None:
-    rng = random.Random(7)
-    addrs: list[V4 | V6] = [V4(rng.getrandbits(32)) for _ in range(20_000)]
-    addrs += [V6(rng.getrandbits(128)) for _ in range(20_000)]
-    start = time.perf_counter()
-    for a in addrs:
-        classify_ip(a)
-    rate = len(addrs) / (time.perf_counter() - start)
-    # ~400-550k/s measured on the development machine; a loose floor for slow CI.
-    assert rate > 50_000, f"{rate:.0f} addresses/s"

@@ -89,8 +89,11 @@ def test_same_length_rows_never_overlap() -> None:
 
 def test_ipv6_rows_cover_everything_outside_global_unicast() -> None:
     """Outside 2000::/3, every address must hit a row (else it would come out public)."""
-    gua = ipaddress.ip_network("2000::/3")
-    top = [r.prefix for r in IPV6_ROWS if r.prefix.prefixlen <= 10]
+    gua = ipaddress.IPv6Network("2000::/3")
+    top: list[ipaddress.IPv6Network] = []
+    for row in IPV6_ROWS:
+        if isinstance(row.prefix, ipaddress.IPv6Network) and row.prefix.prefixlen <= 10:
+            top.append(row.prefix)
     covered = list(ipaddress.collapse_addresses([*top, gua]))
     assert covered == [ipaddress.ip_network("::/0")]
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from stun_vectors import CAPTURES
+from tests.core.stun.stun_vectors import CAPTURES
 
 from icewatch.core.errors import IntegrityError
 from icewatch.core.stun import (

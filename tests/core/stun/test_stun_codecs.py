@@ -54,11 +54,11 @@ TID = bytes(range(12))
 
 
 def test_constants_match_the_ground_truth() -> None:
-    assert Method.BINDING == 0x001
-    assert Method.CHANNEL_BIND == 0x009
-    assert AttrType.GOOG_NETWORK_INFO == 0xC057
-    assert AttrType.PASSWORD_ALGORITHMS == 0x8002
-    assert AttrType.XOR_RELAYED_ADDRESS == 0x0016
+    assert Method.BINDING.value == 0x001
+    assert Method.CHANNEL_BIND.value == 0x009
+    assert AttrType.GOOG_NETWORK_INFO.value == 0xC057
+    assert AttrType.PASSWORD_ALGORITHMS.value == 0x8002
+    assert AttrType.XOR_RELAYED_ADDRESS.value == 0x0016
     assert comprehension_required(AttrType.USE_CANDIDATE)
     assert not comprehension_required(AttrType.SOFTWARE)
     assert attribute_name(0x0020) == "xor-mapped-address"

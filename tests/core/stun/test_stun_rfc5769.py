@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-from stun_vectors import RFC5769, vector_bytes
+from tests.core.stun.stun_vectors import RFC5769, vector_bytes
 
 from icewatch.core.errors import IntegrityError
 from icewatch.core.stun import (

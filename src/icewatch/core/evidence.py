@@ -1,0 +1,217 @@
+"""What was seen about one session: the evidence every verdict is computed from.
+
+Three kinds of evidence, by how far they can be trusted:
+
+* :class:`Observation` — a packet that arrived at icewatch's own STUN/TURN (later ICE)
+  socket. Its source address is ground truth: JavaScript cannot forge it.
+* :class:`HttpSighting` — an HTTP request to icewatch: the socket peer (truth), the
+  address resolved through trusted proxies, and the headers the client sent (claims).
+* :class:`PageReport` — what the page's JavaScript reported: candidates, SDP, user
+  agent. Everything in it is a claim, parsed with the core's parsers before use.
+
+All values are frozen and hold no clock: times are given as Unix seconds (``float``) by
+the adapter that saw them. ``as_dict`` gives the stable JSON used by the API and the
+store; ``*_from_dict`` reads it back (stored evidence is re-scored when rules change).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from icewatch.core.addr import IPAddress, parse_ip
+from icewatch.core.errors import ParseError
+
+__all__ = [
+    "CandidateErrorReport",
+    "HttpSighting",
+    "Observation",
+    "ObservationSource",
+    "PageReport",
+    "ReportedCandidate",
+    "SessionEvidence",
+    "StunKind",
+    "WebRtcStatus",
+    "observation_from_dict",
+]
+
+
+class ObservationSource(StrEnum):
+    """Which listener role saw the packet."""
+
+    STUN = "stun"  # a Binding request (no credentials, attributed by address)
+    TURN = "turn"  # a TURN request carrying the session's credential (attributed by USERNAME)
+    ICE = "ice"  # an ICE connectivity check of the test connection (a later milestone)
+
+
+class StunKind(StrEnum):
+    """Which message the observation records."""
+
+    BINDING = "binding"
+    ALLOCATE = "allocate"  # an Allocate without (valid) credentials
+    ALLOCATE_AUTHENTICATED = "allocate-authenticated"  # MESSAGE-INTEGRITY verified
+    REFRESH = "refresh"
+    OTHER = "other"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One request that reached icewatch's STUN/TURN socket.
+
+    ``session_id`` is set when the packet itself names the session (a TURN USERNAME whose
+    MESSAGE-INTEGRITY verified) and ``None`` for a Binding request, which carries no
+    credential and is attributed later by its source address (see ``correlate``).
+    """
+
+    source: ObservationSource
+    kind: StunKind
+    ip: IPAddress
+    port: int
+    transport: str  # "udp" | "tcp"
+    at: float  # Unix seconds, when the packet was received
+    transaction_id: str  # hex
+    session_id: str | None = None
+    username: str | None = None  # the TURN USERNAME as received (even when it fails)
+    software: str | None = None
+    integrity: str | None = None  # "valid" | "invalid" | None (not applicable)
+    local_ip: IPAddress | None = None  # the server address the packet arrived on
+    local_port: int | None = None
+
+    @property
+    def family(self) -> int:
+        return self.ip.version
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source.value,
+            "kind": self.kind.value,
+            "ip": str(self.ip),
+            "port": self.port,
+            "transport": self.transport,
+            "family": f"ipv{self.ip.version}",
+            "at": self.at,
+            "transaction_id": self.transaction_id,
+            "session_id": self.session_id,
+            "username": self.username,
+            "software": self.software,
+            "integrity": self.integrity,
+            "local_ip": None if self.local_ip is None else str(self.local_ip),
+            "local_port": self.local_port,
+        }
+
+
+def observation_from_dict(data: Mapping[str, Any]) -> Observation:
+    """Read back :meth:`Observation.as_dict` (stored evidence); raise :class:`ParseError`."""
+    try:
+        local_ip = data.get("local_ip")
+        return Observation(
+            source=ObservationSource(data["source"]),
+            kind=StunKind(data["kind"]),
+            ip=parse_ip(str(data["ip"])).ip,
+            port=int(data["port"]),
+            transport=str(data["transport"]),
+            at=float(data["at"]),
+            transaction_id=str(data.get("transaction_id", "")),
+            session_id=data.get("session_id"),
+            username=data.get("username"),
+            software=data.get("software"),
+            integrity=data.get("integrity"),
+            local_ip=None if local_ip is None else parse_ip(str(local_ip)).ip,
+            local_port=data.get("local_port"),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise ParseError("observation", f"unreadable stored observation: {exc}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSighting:
+    """One HTTP request to icewatch, as the web adapter saw it.
+
+    ``peer_ip`` is the socket peer; ``client_ip`` is the address after honouring
+    ``X-Forwarded-For``/``Forwarded`` from *trusted* proxies only (equal to ``peer_ip``
+    when none is configured). Both are kept as evidence.
+    """
+
+    peer_ip: IPAddress
+    client_ip: IPAddress
+    at: float
+    user_agent: str = ""
+    forwarded_for: tuple[str, ...] = ()  # the chain as sent, when the peer is trusted
+    host: str = ""  # the Host the browser used
+    headers: tuple[tuple[str, str], ...] = ()  # selected client headers (client hints, language)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "peer_ip": str(self.peer_ip),
+            "client_ip": str(self.client_ip),
+            "at": self.at,
+            "user_agent": self.user_agent,
+            "forwarded_for": list(self.forwarded_for),
+            "host": self.host,
+            "headers": dict(self.headers),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ReportedCandidate:
+    """One ``icecandidate`` event as the page reported it (a claim)."""
+
+    candidate: str  # the candidate string ("" is the end-of-candidates indication)
+    ms: float | None = None  # milliseconds since the collector started
+    sdp_mid: str | None = None
+    sdp_mline_index: int | None = None
+    username_fragment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateErrorReport:
+    """One ``icecandidateerror`` event as the page reported it."""
+
+    url: str = ""
+    address: str | None = None
+    port: int | None = None
+    error_code: int | None = None
+    error_text: str = ""
+    ms: float | None = None
+
+
+class WebRtcStatus(StrEnum):
+    """What the collector could do with the WebRTC API."""
+
+    OK = "ok"
+    MISSING = "missing"  # RTCPeerConnection is not there
+    ERROR = "error"  # it threw
+
+
+@dataclass(frozen=True, slots=True)
+class PageReport:
+    """Everything the page's JavaScript reported for one session (all claims)."""
+
+    webrtc: WebRtcStatus
+    candidates: tuple[ReportedCandidate, ...] = ()
+    candidate_errors: tuple[CandidateErrorReport, ...] = ()
+    sdp: str | None = None
+    user_agent: str = ""
+    ua_hints: tuple[tuple[str, str], ...] = ()  # navigator.userAgentData, flattened to text
+    error: str | None = None  # the exception text when webrtc == "error"
+    gathering_ms: float | None = None  # collector start → end of gathering or deadline
+    ended_by: str | None = None  # "complete" | "deadline" | "error"
+    deadline_ms: float | None = None
+    collector_version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionEvidence:
+    """All evidence of one session, as handed to ``correlate`` and the scoring rules."""
+
+    session_id: str
+    created_at: float
+    http: HttpSighting  # the request that created the session
+    report: PageReport | None = None
+    report_http: HttpSighting | None = None  # the request that carried the report
+    reported_at: float | None = None
+    observations: tuple[Observation, ...] = field(default=())

@@ -1,0 +1,80 @@
+"""The interfaces adapters plug into (``typing.Protocol``; implementations live outside
+the core and are chosen by the composition root in ``icewatch.service``).
+
+* :class:`SessionStore` — durable storage of sessions (evidence + verdict), chosen by URL
+  scheme (``sqlite:///path`` now; PostgreSQL later). Every method is a coroutine so a
+  network database fits the same shape; nothing returns before the write is durable.
+* :class:`CorrelationState` — the short-lived join between packets seen by the STUN/TURN
+  listener and sessions seen by the web app (in-process now; Redis later, when
+  listeners and web workers run as separate processes on several hosts).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from icewatch.core.addr import IPAddress
+from icewatch.core.evidence import Observation, SessionEvidence
+from icewatch.core.verdict import Verdict
+
+__all__ = ["CorrelationState", "SessionPage", "SessionStore", "StoredSession"]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A session as stored: its evidence (the source of truth) and the verdict computed
+    from it (recomputable when rules change)."""
+
+    evidence: SessionEvidence
+    expires_at: float
+    verdict: Verdict | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPage:
+    """One page of a newest-first listing; ``next_cursor`` is ``None`` on the last page."""
+
+    sessions: tuple[StoredSession, ...]
+    next_cursor: str | None = None
+
+
+class SessionStore(Protocol):
+    async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
+        """Store a new session (raise ``KeyError`` if the id exists)."""
+
+    async def save_result(self, evidence: SessionEvidence, verdict: Verdict) -> None:
+        """Replace a session's evidence (report, observations) and verdict."""
+
+    async def get_session(self, session_id: str) -> StoredSession | None: ...
+
+    async def list_sessions(self, *, limit: int, cursor: str | None = None) -> SessionPage: ...
+
+    async def server_secret(self, name: str, new_secret: bytes) -> bytes:
+        """The persistent secret called ``name``: stored on first call (``new_secret``),
+        the stored one afterwards, so tokens and TURN credentials survive restarts."""
+
+    async def ping(self) -> None:
+        """Raise if the store is not usable (readiness)."""
+
+    async def close(self) -> None:
+        """Finish every acknowledged write, then release the store."""
+
+
+class CorrelationState(Protocol):
+    async def add_observation(self, observation: Observation) -> None:
+        """Record a packet the listener saw (attributed to a session or not)."""
+
+    async def observations_for(
+        self,
+        session_id: str,
+        endpoints: Collection[tuple[IPAddress, int]],
+        since: float,
+        until: float,
+    ) -> Sequence[Observation]:
+        """The session's own observations, plus unattributed Binding observations whose
+        source ``(ip, port)`` is in ``endpoints`` or is the source of one of the
+        session's TURN observations, received within ``[since, until]``; oldest first."""
+
+    async def close(self) -> None: ...

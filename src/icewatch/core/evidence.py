@@ -34,7 +34,10 @@ __all__ = [
     "SessionEvidence",
     "StunKind",
     "WebRtcStatus",
+    "http_sighting_from_dict",
     "observation_from_dict",
+    "page_report_from_dict",
+    "session_evidence_from_dict",
 ]
 
 
@@ -166,6 +169,15 @@ class ReportedCandidate:
     sdp_mline_index: int | None = None
     username_fragment: str | None = None
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "candidate": self.candidate,
+            "ms": self.ms,
+            "sdp_mid": self.sdp_mid,
+            "sdp_mline_index": self.sdp_mline_index,
+            "username_fragment": self.username_fragment,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateErrorReport:
@@ -177,6 +189,16 @@ class CandidateErrorReport:
     error_code: int | None = None
     error_text: str = ""
     ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "address": self.address,
+            "port": self.port,
+            "error_code": self.error_code,
+            "error_text": self.error_text,
+            "ms": self.ms,
+        }
 
 
 class WebRtcStatus(StrEnum):
@@ -203,6 +225,21 @@ class PageReport:
     deadline_ms: float | None = None
     collector_version: str = ""
 
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "webrtc": self.webrtc.value,
+            "candidates": [c.as_dict() for c in self.candidates],
+            "candidate_errors": [e.as_dict() for e in self.candidate_errors],
+            "sdp": self.sdp,
+            "user_agent": self.user_agent,
+            "ua_hints": [list(pair) for pair in self.ua_hints],
+            "error": self.error,
+            "gathering_ms": self.gathering_ms,
+            "ended_by": self.ended_by,
+            "deadline_ms": self.deadline_ms,
+            "collector_version": self.collector_version,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SessionEvidence:
@@ -215,3 +252,149 @@ class SessionEvidence:
     report_http: HttpSighting | None = None  # the request that carried the report
     reported_at: float | None = None
     observations: tuple[Observation, ...] = field(default=())
+
+    def as_dict(self) -> dict[str, Any]:
+        """The stored form: everything, raw, so a verdict can be recomputed from it."""
+        return {
+            "session_id": self.session_id,
+            "created_at": self.created_at,
+            "http": self.http.as_dict(),
+            "report": None if self.report is None else self.report.as_dict(),
+            "report_http": None if self.report_http is None else self.report_http.as_dict(),
+            "reported_at": self.reported_at,
+            "observations": [o.as_dict() for o in self.observations],
+        }
+
+
+# --- reading the stored form back -------------------------------------------------------
+#
+# The readers accept what ``as_dict`` writes, tolerate missing optional keys (a field
+# added later with a default reads back as that default from older rows) and ignore
+# unknown ones; anything unreadable raises ParseError("evidence", ...).
+
+
+def _fail(what: str, reason: object) -> ParseError:
+    return ParseError("evidence", f"unreadable stored {what}: {reason}")
+
+
+def _opt_str(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError(f"expected a string, got {type(value).__name__}")
+
+
+def _opt_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return int(value)
+
+
+def _opt_float(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _pairs(value: Any) -> tuple[tuple[str, str], ...]:
+    """Name/value pairs written as a JSON object or as a list of two-item lists."""
+    if value is None:
+        return ()
+    items = value.items() if isinstance(value, Mapping) else value
+    return tuple((str(k), str(v)) for k, v in items)
+
+
+def _list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"expected a list, got {type(value).__name__}")
+    return list(value)
+
+
+def http_sighting_from_dict(data: Mapping[str, Any]) -> HttpSighting:
+    """Read back :meth:`HttpSighting.as_dict`; raise :class:`ParseError`."""
+    try:
+        peer = parse_ip(str(data["peer_ip"])).ip
+        client = data.get("client_ip")
+        return HttpSighting(
+            peer_ip=peer,
+            client_ip=peer if client is None else parse_ip(str(client)).ip,
+            at=float(data["at"]),
+            user_agent=_opt_str(data.get("user_agent")) or "",
+            forwarded_for=tuple(str(x) for x in _list(data.get("forwarded_for"))),
+            host=_opt_str(data.get("host")) or "",
+            headers=_pairs(data.get("headers")),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise _fail("HTTP sighting", exc) from None
+
+
+def _candidate_from_dict(data: Mapping[str, Any]) -> ReportedCandidate:
+    return ReportedCandidate(
+        candidate=_opt_str(data.get("candidate")) or "",
+        ms=_opt_float(data.get("ms")),
+        sdp_mid=_opt_str(data.get("sdp_mid")),
+        sdp_mline_index=_opt_int(data.get("sdp_mline_index")),
+        username_fragment=_opt_str(data.get("username_fragment")),
+    )
+
+
+def _candidate_error_from_dict(data: Mapping[str, Any]) -> CandidateErrorReport:
+    return CandidateErrorReport(
+        url=_opt_str(data.get("url")) or "",
+        address=_opt_str(data.get("address")),
+        port=_opt_int(data.get("port")),
+        error_code=_opt_int(data.get("error_code")),
+        error_text=_opt_str(data.get("error_text")) or "",
+        ms=_opt_float(data.get("ms")),
+    )
+
+
+def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
+    """Read back :meth:`PageReport.as_dict`; raise :class:`ParseError`."""
+    try:
+        return PageReport(
+            webrtc=WebRtcStatus(data["webrtc"]),
+            candidates=tuple(_candidate_from_dict(c) for c in _list(data.get("candidates"))),
+            candidate_errors=tuple(
+                _candidate_error_from_dict(e) for e in _list(data.get("candidate_errors"))
+            ),
+            sdp=_opt_str(data.get("sdp")),
+            user_agent=_opt_str(data.get("user_agent")) or "",
+            ua_hints=_pairs(data.get("ua_hints")),
+            error=_opt_str(data.get("error")),
+            gathering_ms=_opt_float(data.get("gathering_ms")),
+            ended_by=_opt_str(data.get("ended_by")),
+            deadline_ms=_opt_float(data.get("deadline_ms")),
+            collector_version=_opt_str(data.get("collector_version")) or "",
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise _fail("page report", exc) from None
+
+
+def session_evidence_from_dict(data: Mapping[str, Any]) -> SessionEvidence:
+    """Read back :meth:`SessionEvidence.as_dict`; raise :class:`ParseError`."""
+    try:
+        report = data.get("report")
+        report_http = data.get("report_http")
+        return SessionEvidence(
+            session_id=str(data["session_id"]),
+            created_at=float(data["created_at"]),
+            http=http_sighting_from_dict(data["http"]),
+            report=None if report is None else page_report_from_dict(report),
+            report_http=None if report_http is None else http_sighting_from_dict(report_http),
+            reported_at=_opt_float(data.get("reported_at")),
+            observations=tuple(observation_from_dict(o) for o in _list(data.get("observations"))),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise _fail("session evidence", exc) from None

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Level", "Signal", "Verdict"]
+from icewatch.core.errors import ParseError
+
+__all__ = ["Level", "Signal", "Verdict", "signal_from_dict", "verdict_from_dict"]
 
 
 class Level(StrEnum):
@@ -49,3 +51,43 @@ class Verdict:
             "level": self.level.value,
             "signals": [s.as_dict() for s in self.signals],
         }
+
+
+def signal_from_dict(data: Mapping[str, Any]) -> Signal:
+    """Read back :meth:`Signal.as_dict`; raise :class:`ParseError`."""
+    try:
+        evidence = data.get("evidence")
+        if evidence is not None and not isinstance(evidence, Mapping):
+            raise TypeError("evidence is not an object")
+        weight = data["weight"]
+        if isinstance(weight, bool) or not isinstance(weight, int | float):
+            raise TypeError("weight is not a number")
+        return Signal(
+            code=str(data["code"]),
+            weight=int(weight),
+            summary=str(data.get("summary", "")),
+            evidence=dict(evidence or {}),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ParseError("verdict", f"unreadable stored signal: {exc}") from None
+
+
+def verdict_from_dict(data: Mapping[str, Any]) -> Verdict:
+    """Read back :meth:`Verdict.as_dict` (missing signals read as none); raise
+    :class:`ParseError`."""
+    try:
+        score = data["score"]
+        if isinstance(score, bool) or not isinstance(score, int | float):
+            raise TypeError("score is not a number")
+        signals = data.get("signals") or []
+        if not isinstance(signals, list | tuple):
+            raise TypeError("signals is not a list")
+        return Verdict(
+            score=int(score),
+            level=Level(data["level"]),
+            signals=tuple(signal_from_dict(s) for s in signals),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        if isinstance(exc, ParseError):
+            raise
+        raise ParseError("verdict", f"unreadable stored verdict: {exc}") from None

@@ -72,7 +72,7 @@ def verify_token(secret: bytes, token: str, session_id: str, now: float) -> bool
     if len(token) > 128:
         return False
     parts = token.split(".")
-    if len(parts) != 3 or not parts[1].isdigit() or len(parts[1]) > 12:
+    if len(parts) != 3 or not (parts[1].isascii() and parts[1].isdigit()) or len(parts[1]) > 12:
         return False
     token_session, expires_text, mac = parts
     expected = _token_mac(secret, session_id, int(expires_text))
@@ -92,7 +92,8 @@ def session_turn_credential(secret: bytes, session_id: str, expires: int) -> tup
 def turn_username_session(username: str, now: float) -> str | None:
     """The session id a TURN USERNAME names, or ``None`` if malformed or expired."""
     expires_text, sep, session_id = username.partition(":")
-    if not sep or not expires_text.isdigit() or len(expires_text) > 12:
+    # isascii: str.isdigit() accepts '²' and other digits that int() refuses.
+    if not sep or not (expires_text.isascii() and expires_text.isdigit()) or len(expires_text) > 12:
         return None
     if not is_session_id(session_id) or now >= int(expires_text):
         return None

@@ -1,0 +1,334 @@
+"""The SQLite :class:`~icewatch.core.ports.SessionStore` (``sqlite:///path``).
+
+Evidence is stored as the JSON of ``as_dict`` and read back with the core's
+``*_from_dict`` readers, so a stored session can be re-scored when the rules change;
+a few values are copied into indexed columns (``created_at``, ``level``,
+``client_ip``) for listings and filters. The threads and the transaction discipline
+are in :mod:`icewatch.store._db`; the schema and its migrations in
+:mod:`icewatch.store.schema`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import sqlite3
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from icewatch.core.errors import ParseError
+from icewatch.core.evidence import (
+    SessionEvidence,
+    http_sighting_from_dict,
+    observation_from_dict,
+    page_report_from_dict,
+)
+from icewatch.core.ports import SessionPage, StoredSession
+from icewatch.core.verdict import Verdict, verdict_from_dict
+from icewatch.store._db import Database
+from icewatch.store.errors import StoreError
+from icewatch.store.schema import MIGRATIONS, Migration
+from icewatch.store.url import SqliteTarget
+
+__all__ = ["MAX_PAGE", "SqliteStore"]
+
+#: Largest ``limit`` one listing call accepts.
+MAX_PAGE = 1000
+#: Longest cursor text accepted (an opaque token of a float and a session id).
+_MAX_CURSOR = 512
+_MAX_SECRET_NAME = 200
+
+_SESSION_COLUMNS = "id, created_at, expires_at, http, report, report_http, reported_at, verdict"
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def encode_cursor(created_at: float, session_id: str) -> str:
+    """An opaque cursor pointing just past the session ``(created_at, session_id)``."""
+    raw = _dumps([created_at, session_id]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[float, str]:
+    """Read a cursor from :func:`encode_cursor`; raise :class:`ParseError` for anything else."""
+    if not isinstance(cursor, str) or not cursor or len(cursor) > _MAX_CURSOR:
+        raise ParseError("cursor", "not a cursor returned by a previous page")
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        value = json.loads(raw)
+        created_at, session_id = value
+        if isinstance(created_at, bool) or not isinstance(created_at, int | float):
+            raise TypeError
+        if not isinstance(session_id, str):
+            raise TypeError
+        return float(created_at), session_id
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        raise ParseError("cursor", "not a cursor returned by a previous page") from None
+
+
+def _verdict_columns(verdict: Verdict | None) -> tuple[str | None, str | None, int | None]:
+    if verdict is None:
+        return None, None, None
+    return _dumps(verdict.as_dict()), verdict.level.value, verdict.score
+
+
+def _evidence_columns(evidence: SessionEvidence) -> dict[str, Any]:
+    return {
+        "id": evidence.session_id,
+        "created_at": evidence.created_at,
+        "client_ip": str(evidence.http.client_ip),
+        "peer_ip": str(evidence.http.peer_ip),
+        "http": _dumps(evidence.http.as_dict()),
+        "report": None if evidence.report is None else _dumps(evidence.report.as_dict()),
+        "report_http": (
+            None if evidence.report_http is None else _dumps(evidence.report_http.as_dict())
+        ),
+        "reported_at": evidence.reported_at,
+    }
+
+
+def _write_observations(conn: sqlite3.Connection, evidence: SessionEvidence) -> None:
+    conn.execute("DELETE FROM observations WHERE session_id = ?", (evidence.session_id,))
+    conn.executemany(
+        "INSERT INTO observations (session_id, seq, at, source, kind, ip, port, transport, data)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                evidence.session_id,
+                seq,
+                o.at,
+                o.source.value,
+                o.kind.value,
+                str(o.ip),
+                o.port,
+                o.transport,
+                _dumps(o.as_dict()),
+            )
+            for seq, o in enumerate(evidence.observations)
+        ],
+    )
+
+
+def _row_to_session(row: sqlite3.Row, observations: Sequence[str]) -> StoredSession:
+    try:
+        report = None if row["report"] is None else page_report_from_dict(json.loads(row["report"]))
+        report_http = (
+            None
+            if row["report_http"] is None
+            else http_sighting_from_dict(json.loads(row["report_http"]))
+        )
+        evidence = SessionEvidence(
+            session_id=row["id"],
+            created_at=row["created_at"],
+            http=http_sighting_from_dict(json.loads(row["http"])),
+            report=report,
+            report_http=report_http,
+            reported_at=row["reported_at"],
+            observations=tuple(observation_from_dict(json.loads(o)) for o in observations),
+        )
+        verdict = None if row["verdict"] is None else verdict_from_dict(json.loads(row["verdict"]))
+    except (ValueError, TypeError) as exc:  # ParseError and JSONDecodeError are ValueErrors
+        raise StoreError(f"stored session {row['id']} is unreadable: {exc}") from None
+    return StoredSession(evidence=evidence, expires_at=row["expires_at"], verdict=verdict)
+
+
+def _rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
+    """A cursor yielding rows addressable by column name."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor
+
+
+def _load(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredSession]:
+    """Attach each session's observations (one query for the whole page)."""
+    if not rows:
+        return []
+    ids = [row["id"] for row in rows]
+    found: dict[str, list[str]] = {i: [] for i in ids}
+    marks = ",".join("?" * len(ids))
+    for session_id, data in conn.execute(
+        f"SELECT session_id, data FROM observations WHERE session_id IN ({marks})"  # noqa: S608
+        " ORDER BY session_id, seq",
+        ids,
+    ):
+        found[session_id].append(data)
+    return [_row_to_session(row, found[row["id"]]) for row in rows]
+
+
+class SqliteStore:
+    """A :class:`~icewatch.core.ports.SessionStore` on one SQLite file (WAL mode).
+
+    Build it with :func:`icewatch.store.open_store`, or construct it and ``await
+    store.open()``. Use it from one event loop.
+    """
+
+    def __init__(
+        self,
+        target: SqliteTarget,
+        url: str,
+        *,
+        readers: int = 2,
+        migrations: Sequence[Migration] = MIGRATIONS,
+    ) -> None:
+        self._url = url
+        self._db = Database(target, readers=readers, migrations=migrations)
+
+    def __repr__(self) -> str:
+        return f"<SqliteStore {self._url}>"
+
+    @property
+    def url(self) -> str:
+        """The URL the store was opened with (passwords masked)."""
+        return self._url
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.schema_version
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """Writes committed and transactions (fsyncs) they took: ``writes / batches`` is
+        the group-commit factor."""
+        return {"writes": self._db.writes, "batches": self._db.batches}
+
+    async def open(self) -> None:
+        """Create or migrate the database and start its threads; raise :class:`StoreError`."""
+        await self._db.open()
+
+    # -- SessionStore ---------------------------------------------------------------------
+
+    async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
+        columns = _evidence_columns(evidence)
+        now = time.time()
+
+        def insert(conn: sqlite3.Connection) -> None:
+            try:
+                conn.execute(
+                    "INSERT INTO sessions (id, created_at, expires_at, client_ip, peer_ip, http,"
+                    " report, report_http, reported_at, updated_at)"
+                    " VALUES (:id, :created_at, :expires_at, :client_ip, :peer_ip, :http,"
+                    " :report, :report_http, :reported_at, :updated_at)",
+                    {**columns, "expires_at": float(expires_at), "updated_at": now},
+                )
+            except sqlite3.IntegrityError:
+                raise KeyError(evidence.session_id) from None
+            _write_observations(conn, evidence)
+
+        await self._db.write(insert)
+
+    async def save_result(self, evidence: SessionEvidence, verdict: Verdict) -> None:
+        columns = _evidence_columns(evidence)
+        verdict_json, level, score = _verdict_columns(verdict)
+        now = time.time()
+
+        def update(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
+                "UPDATE sessions SET created_at = :created_at, client_ip = :client_ip,"
+                " peer_ip = :peer_ip, http = :http, report = :report,"
+                " report_http = :report_http, reported_at = :reported_at,"
+                " verdict = :verdict, level = :level, score = :score, updated_at = :updated_at"
+                " WHERE id = :id",
+                {
+                    **columns,
+                    "verdict": verdict_json,
+                    "level": level,
+                    "score": score,
+                    "updated_at": now,
+                },
+            )
+            if cursor.rowcount != 1:
+                raise KeyError(evidence.session_id)
+            _write_observations(conn, evidence)
+
+        await self._db.write(update)
+
+    async def get_session(self, session_id: str) -> StoredSession | None:
+        def fetch(conn: sqlite3.Connection) -> StoredSession | None:
+            rows = (
+                _rows(conn)
+                .execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE id = ?",  # noqa: S608
+                    (session_id,),
+                )
+                .fetchall()
+            )
+            found = _load(conn, rows)
+            return found[0] if found else None
+
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
+            return None
+        return await self._db.read(fetch)
+
+    async def list_sessions(self, *, limit: int, cursor: str | None = None) -> SessionPage:
+        """Newest first (``created_at``, then id, descending). ``limit`` is 1..:data:`MAX_PAGE`;
+        a bad ``limit`` or ``cursor`` raises :class:`~icewatch.core.errors.ParseError`."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ParseError("limit", f"must be an integer in 1..{MAX_PAGE}")
+        after = None if cursor is None else decode_cursor(cursor)
+
+        def page(conn: sqlite3.Connection) -> SessionPage:
+            if after is None:
+                rows = (
+                    _rows(conn)
+                    .execute(
+                        f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
+                        " ORDER BY created_at DESC, id DESC LIMIT ?",
+                        (limit + 1,),
+                    )
+                    .fetchall()
+                )
+            else:
+                rows = (
+                    _rows(conn)
+                    .execute(
+                        f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
+                        " WHERE (created_at, id) < (?, ?)"
+                        " ORDER BY created_at DESC, id DESC LIMIT ?",
+                        (*after, limit + 1),
+                    )
+                    .fetchall()
+                )
+            more = len(rows) > limit
+            rows = rows[:limit]
+            sessions = tuple(_load(conn, rows))
+            last = rows[-1] if rows else None
+            next_cursor = (
+                encode_cursor(last["created_at"], last["id"]) if more and last is not None else None
+            )
+            return SessionPage(sessions=sessions, next_cursor=next_cursor)
+
+        return await self._db.read(page)
+
+    async def server_secret(self, name: str, new_secret: bytes) -> bytes:
+        if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:
+            raise ValueError(f"secret name must be 1..{_MAX_SECRET_NAME} characters")
+        if not isinstance(new_secret, bytes) or not new_secret:
+            raise ValueError("a secret must be non-empty bytes")
+        now = time.time()
+
+        def insert_if_absent(conn: sqlite3.Connection) -> bytes:
+            conn.execute(
+                "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, new_secret, now),
+            )
+            row = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+            return bytes(row[0])
+
+        return await self._db.write(insert_if_absent)
+
+    async def ping(self) -> None:
+        if self._db.closed or not self._db.writer_alive:
+            raise StoreError(f"{self._db.where}: the store is closed")
+
+        def check(conn: sqlite3.Connection) -> None:
+            conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
+
+        await self._db.read(check)
+
+    async def close(self) -> None:
+        await self._db.close()

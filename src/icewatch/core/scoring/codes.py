@@ -1,0 +1,22 @@
+"""Signal codes: stable API (they appear in the session JSON, the store and the docs)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = ["SignalCode"]
+
+
+class SignalCode(StrEnum):
+    """Every signal icewatch can raise. Never rename one; add new codes instead."""
+
+    IP_WEBRTC_HTTP_MISMATCH = "ip.webrtc_http_mismatch"
+    CANDIDATE_SPOOFED = "candidate.spoofed"
+    CANDIDATE_MALFORMED = "candidate.malformed"
+    WEBRTC_UNAVAILABLE = "webrtc.unavailable"
+    WEBRTC_NO_CANDIDATES = "webrtc.no_candidates"
+    WEBRTC_UDP_BLOCKED = "webrtc.udp_blocked"
+    NET_LOCAL_IP_EXPOSED = "net.local_ip_exposed"
+    NET_MDNS = "net.mdns"
+    NET_IPV6_EXPOSED = "net.ipv6_exposed"
+    NET_CGNAT = "net.cgnat"

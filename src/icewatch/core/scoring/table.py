@@ -1,0 +1,334 @@
+"""The rule table: every signal icewatch raises, its default weight, and its explanation.
+
+``docs/signals.md`` is rendered from this table (:func:`render_signal_docs`), and the
+leak-test page can show the same text (:meth:`Rule.as_dict`), so the words a visitor
+reads and the docs an operator reads never drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from icewatch.core.scoring.codes import SignalCode
+from icewatch.core.scoring.rule import Rule
+from icewatch.core.scoring.rules_candidate import candidate_malformed, candidate_spoofed
+from icewatch.core.scoring.rules_ip import ip_webrtc_http_mismatch
+from icewatch.core.scoring.rules_net import (
+    net_cgnat,
+    net_ipv6_exposed,
+    net_local_ip_exposed,
+    net_mdns,
+)
+from icewatch.core.scoring.rules_webrtc import (
+    webrtc_no_candidates,
+    webrtc_udp_blocked,
+    webrtc_unavailable,
+)
+
+__all__ = ["RULES", "RULES_BY_CODE"]
+
+_CHROMIUM_POLICY = (
+    "Chromium: set the WebRTC IP handling policy to `disable_non_proxied_udp` (enterprise "
+    "policy `WebRtcIPHandlingPolicy`, or `--webrtc-ip-handling-policy=disable_non_proxied_udp`) "
+    "so WebRTC uses the proxy (TURN over TCP through it) or nothing."
+)
+_FIREFOX_PROXY = (
+    "Firefox: set `media.peerconnection.ice.proxy_only_if_behind_proxy` (or "
+    "`media.peerconnection.ice.proxy_only`) to `true`, or disable WebRTC with "
+    "`media.peerconnection.enabled = false`."
+)
+_VPN_FULL = (
+    "VPN: route all traffic through the tunnel (no split tunnelling), and make sure the VPN "
+    "carries IPv6 or IPv6 is disabled, so UDP cannot leave outside it."
+)
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        code=SignalCode.IP_WEBRTC_HTTP_MISMATCH,
+        weight=50,
+        title="WebRTC traffic comes from another address than the HTTP connection",
+        description=(
+            "icewatch's own STUN/TURN server received this session's packets from an address "
+            "that differs from the HTTP client address of the same address family. The page "
+            "cannot forge where packets come from, so this is a fact, not a claim: the web "
+            "request took one path (typically a proxy or VPN) and the browser's UDP took "
+            "another, revealing the address behind the proxy. Only addresses the server "
+            "observed are compared (a spoofed candidate cannot raise this signal), whatever "
+            "their category: in a private network the 'public' address is simply the one "
+            "the server saw. Addresses are compared within a family only: HTTP over IPv6 "
+            "with WebRTC over IPv4 is ordinary dual stack, not a proxy. Two IPv6 addresses "
+            "in the same /64 count as one host (privacy addresses rotate within it)."
+        ),
+        evidence_fields=(
+            ("http_client_ips", "the HTTP client address(es): session creation, then report"),
+            ("mismatches[].family", "`ipv4` or `ipv6`"),
+            ("mismatches[].http_client_ips", "the HTTP addresses of that family"),
+            (
+                "mismatches[].observed",
+                "the observed address: `ip`, `category`, `where` (stun / turn / ice), "
+                "`ports`, `transports`, `first_at` (Unix seconds)",
+            ),
+            ("count", "how many observed addresses differ"),
+        ),
+        benign_causes=(
+            "A corporate or school HTTP proxy that does not carry UDP.",
+            "A split-tunnel VPN, or a browser extension proxy (HTTP only), used on purpose.",
+            "Privacy relays for HTTP such as iCloud Private Relay, which leave WebRTC direct.",
+            "A multi-homed client whose TCP and UDP leave through different uplinks "
+            "(two ISPs, load balancing, some mobile carriers' NAT pools).",
+        ),
+        fixes=(_CHROMIUM_POLICY, _FIREFOX_PROXY, _VPN_FULL),
+        check=ip_webrtc_http_mismatch,
+    ),
+    Rule(
+        code=SignalCode.CANDIDATE_SPOOFED,
+        weight=65,
+        title="The page's candidates disagree with what the server observed",
+        description=(
+            "The candidates the page's JavaScript reported do not match the packets that "
+            "reached icewatch for this session. Kinds (in `findings[].kind`): `unseen` — a "
+            "srflx candidate names an address and port no packet of this session came from "
+            "(a srflx can only exist after icewatch answered a request from exactly that "
+            "address, so it was invented or altered); `rewritten` — the server saw the "
+            "same port from another address: the address was changed; `hidden` — the "
+            "server received this session's Binding request but the page reported no "
+            "candidate (srflx, prflx or raw-IP host) with that address and port; `denied` "
+            "— the page said WebRTC is missing, yet the session's traffic arrived. Hiding "
+            "host addresses behind mDNS names is normal and never counts. Firefox with host "
+            "obfuscation off drops a srflx equal to its host address; the raw host "
+            "candidate accounts for it. A page that stopped at its own deadline is given "
+            "0.3 s of grace for Binding requests that arrived just before its report."
+        ),
+        evidence_fields=(
+            (
+                "findings[]",
+                "`kind` (unseen / rewritten / hidden / denied), `reported` (the candidate: "
+                "`raw`, `ms`, `type`, `address`, `port`, `protocol`) and `observed` (the "
+                "packet: `source`, `kind`, `ip`, `port`, `transport`, `family`, `at`)",
+            ),
+            ("count", "how many disagreements"),
+            ("observed_endpoints", "every `ip:port` the server saw for this session"),
+            ("reported_srflx", "every srflx candidate the page reported"),
+        ),
+        benign_causes=(
+            "Rarely, a UDP packet lost between the browser and icewatch after the browser "
+            "got its answer (retransmissions make this unlikely).",
+            "Several browser tabs or peer connections sharing one session id.",
+            "Browser extensions that rewrite WebRTC candidates for privacy do exactly what "
+            "this signal detects: benign in intent, but the page is being lied to.",
+        ),
+        fixes=(
+            "To hide an address, do not rewrite candidates in JavaScript (it is detectable): "
+            "use the browser's WebRTC IP handling policy (Chromium "
+            "`disable_non_proxied_udp`, Firefox `media.peerconnection.ice.proxy_only`) or "
+            "disable WebRTC.",
+        ),
+        check=candidate_spoofed,
+    ),
+    Rule(
+        code=SignalCode.CANDIDATE_MALFORMED,
+        weight=30,
+        title="Reported candidate lines do not parse",
+        description=(
+            "Some candidate lines the page reported (in `icecandidate` events or in the "
+            "SDP) do not follow the candidate grammar of RFC 8839 §5.1. Chromium and "
+            "Firefox never produce such lines; scripts that rewrite candidates, or tamper "
+            "with the report, do."
+        ),
+        evidence_fields=(
+            ("count", "how many lines"),
+            (
+                "lines[]",
+                "`raw` (the line, up to 512 characters), `field` and `reason` (where and why "
+                "it failed), `where` (`report` or `sdp`), `ms` (report events), `sdp_line` "
+                "(SDP, 1-based)",
+            ),
+        ),
+        benign_causes=(
+            "A browser extension or an unusual WebRTC stack that writes non-standard "
+            "candidate lines.",
+            "A page that embeds the collector and alters the report.",
+        ),
+        fixes=(),
+        check=candidate_malformed,
+    ),
+    Rule(
+        code=SignalCode.WEBRTC_UNAVAILABLE,
+        weight=20,
+        title="WebRTC is missing or failed",
+        description=(
+            "The collector found no `RTCPeerConnection`, or creating one threw. Browsers "
+            "ship WebRTC enabled; it is absent when disabled by the user, a policy or an "
+            "extension, in some embedded or privacy-hardened browsers, and in automation "
+            "tools that remove it."
+        ),
+        evidence_fields=(
+            ("webrtc", "`missing` or `error`"),
+            ("error", "the exception text the page reported, when it threw"),
+            ("user_agent", "the user agent the page reported"),
+        ),
+        benign_causes=(
+            "WebRTC disabled on purpose (Firefox `media.peerconnection.enabled = false`, "
+            "enterprise policies, privacy extensions that remove the API).",
+            "Old or embedded browsers without WebRTC.",
+        ),
+        fixes=(),
+        check=webrtc_unavailable,
+    ),
+    Rule(
+        code=SignalCode.WEBRTC_NO_CANDIDATES,
+        weight=15,
+        title="WebRTC gathered no candidate at all",
+        description=(
+            "The API works but the page reported no ICE candidate, neither in events nor in "
+            "the SDP. This is what a browser does when its policy forbids UDP outside a "
+            "proxy and no proxy path exists, when all UDP is blocked, or when candidates "
+            "are filtered out by a script."
+        ),
+        evidence_fields=(
+            ("ended_by", "how gathering ended (`complete`, `deadline`, `error`…)"),
+            ("gathering_ms", "collector start to end of gathering, in milliseconds"),
+            ("end_of_candidates", "whether the end-of-candidates indication was seen"),
+            ("candidate_errors", "how many `icecandidateerror` events the page reported"),
+        ),
+        benign_causes=(
+            "Chromium `disable_non_proxied_udp` or Firefox `ice.proxy_only` without a "
+            "usable proxy: the privacy setting working as intended.",
+            "A firewall that blocks UDP and the TURN port.",
+        ),
+        fixes=(),
+        check=webrtc_no_candidates,
+    ),
+    Rule(
+        code=SignalCode.WEBRTC_UDP_BLOCKED,
+        weight=10,
+        title="No UDP from this session reached the server",
+        description=(
+            "The API works but no STUN or TURN packet over UDP from this session reached "
+            "icewatch. WebRTC normally sends a Binding request at once; its absence means a "
+            "policy keeps UDP inside a proxy (Chromium `disable_non_proxied_udp` sends TURN "
+            "over TCP through the HTTP proxy instead), or a firewall drops UDP."
+        ),
+        evidence_fields=(
+            ("observations[]", "what did arrive (TCP only, if anything)"),
+            ("ended_by", "how gathering ended"),
+            ("gathering_ms", "collector start to end of gathering, in milliseconds"),
+            ("candidate_errors", "how many `icecandidateerror` events the page reported"),
+        ),
+        benign_causes=(
+            "A network that blocks outbound UDP (corporate firewalls, some hotel and "
+            "public Wi-Fi).",
+            "A browser configured to send WebRTC only through a proxy: the fix for "
+            "`ip.webrtc_http_mismatch` working.",
+        ),
+        fixes=(),
+        check=webrtc_udp_blocked,
+    ),
+    Rule(
+        code=SignalCode.NET_LOCAL_IP_EXPOSED,
+        weight=0,
+        informational=True,
+        title="A local network address is exposed",
+        description=(
+            "A host candidate or a candidate's related address (`raddr`) carries a raw "
+            "private or local address (RFC 1918, CGNAT, link-local, IPv6 unique local, "
+            "loopback) instead of an mDNS name. Desktop browsers hide these by default; "
+            "they appear when the page has camera or microphone permission, when mDNS "
+            "hiding is turned off, on Chromium for Android, and in Firefox with host "
+            "obfuscation off. It says nothing about proxies, but it lets sites fingerprint "
+            "and map the local network."
+        ),
+        evidence_fields=(
+            (
+                "addresses[]",
+                "`ip`, `family`, `category`, `where` (`host`, `raddr`, `sdp`), `ports`",
+            ),
+            ("count", "how many addresses"),
+        ),
+        benign_causes=(
+            "Camera/microphone permission granted to this site.",
+            "Chromium `--disable-features=WebRtcHideLocalIpsWithMdns` or the "
+            "`default_public_and_private_interfaces` policy; Firefox "
+            "`media.peerconnection.ice.obfuscate_host_addresses = false`.",
+        ),
+        fixes=(
+            "Chromium: keep mDNS hiding on (the default), or use the "
+            "`default_public_interface_only` policy.",
+            "Firefox: keep `media.peerconnection.ice.obfuscate_host_addresses = true` (the "
+            "default) or set `media.peerconnection.ice.no_host = true`.",
+        ),
+        check=net_local_ip_exposed,
+    ),
+    Rule(
+        code=SignalCode.NET_MDNS,
+        weight=0,
+        informational=True,
+        title="Local addresses are hidden behind mDNS names",
+        description=(
+            "Host candidates carry `<UUIDv4>.local` names instead of addresses: the browser's "
+            "default protection of local addresses (draft-ietf-rtcweb-mdns-ice-candidates). "
+            "The candidate's priority still tells the hidden address class (IPv4, global "
+            "IPv6, ULA)."
+        ),
+        evidence_fields=(
+            ("names", "the mDNS names, lower-cased"),
+            ("count", "how many names"),
+        ),
+        benign_causes=("Every current desktop Chromium and Firefox by default.",),
+        fixes=(),
+        check=net_mdns,
+    ),
+    Rule(
+        code=SignalCode.NET_IPV6_EXPOSED,
+        weight=0,
+        informational=True,
+        title="A global IPv6 address is exposed",
+        description=(
+            "A global IPv6 address (or a Teredo / 6to4 one, which embeds a public IPv4) "
+            "appears in the candidates or among the server's observations. IPv6 is the most "
+            "common VPN leak: a VPN that carries only IPv4 leaves the native IPv6 path open, "
+            "and WebRTC uses it. `http_over_ipv6` tells whether the page itself came over "
+            "IPv6."
+        ),
+        evidence_fields=(
+            (
+                "addresses[]",
+                "`ip`, `family`, `category`, `where`, `ports`, `seen_by` (`server` or `page`)",
+            ),
+            ("count", "how many addresses"),
+            ("http_over_ipv6", "whether an HTTP request of this session came over IPv6"),
+        ),
+        benign_causes=("Any dual-stack network: most home and mobile connections.",),
+        fixes=(
+            "VPN users: use a VPN that tunnels IPv6, or disable IPv6 on the device while "
+            "connected.",
+        ),
+        check=net_ipv6_exposed,
+    ),
+    Rule(
+        code=SignalCode.NET_CGNAT,
+        weight=0,
+        informational=True,
+        title="A carrier-grade NAT address was seen",
+        description=(
+            "An address from the RFC 6598 shared space 100.64.0.0/10 was observed by the "
+            "server, reported by the page, or was the HTTP client address. It belongs to a "
+            "carrier-grade NAT (many mobile and some fixed ISPs) or to an overlay VPN such "
+            "as Tailscale."
+        ),
+        evidence_fields=(
+            (
+                "addresses[]",
+                "`ip`, `family`, `seen_by` (`server`, `page` or `http`), and for server or "
+                "page sightings `category`, `where`, `ports`",
+            ),
+            ("count", "how many addresses"),
+        ),
+        benign_causes=("Mobile networks and ISPs that share public IPv4 addresses.",),
+        fixes=(),
+        check=net_cgnat,
+    ),
+)
+
+RULES_BY_CODE: Mapping[SignalCode, Rule] = MappingProxyType({r.code: r for r in RULES})

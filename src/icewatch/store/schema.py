@@ -31,19 +31,19 @@ _V1 = Migration(
     1,
     "sessions, observations, secrets",
     (
-        # One row per session. The evidence is kept as the JSON of ``as_dict`` (the
-        # source of truth, re-scored when rules change); a few values are copied into
-        # indexed columns for the listings and filters of the operator API.
+        # One row per session. ``evidence`` is the JSON of ``SessionEvidence.as_dict``
+        # without its observations (those have their own table): the source of truth,
+        # re-scored when rules change, and open to new evidence fields without a
+        # migration. A few values are copied into indexed columns for the listings and
+        # filters of the operator API.
         """CREATE TABLE sessions (
             id          TEXT PRIMARY KEY,
             created_at  REAL NOT NULL,
             expires_at  REAL NOT NULL,
             client_ip   TEXT NOT NULL,
             peer_ip     TEXT NOT NULL,
-            http        TEXT NOT NULL,
-            report      TEXT,
-            report_http TEXT,
             reported_at REAL,
+            evidence    TEXT NOT NULL,
             verdict     TEXT,
             level       TEXT,
             score       INTEGER,

@@ -1,11 +1,11 @@
 """The SQLite :class:`~icewatch.core.ports.SessionStore` (``sqlite:///path``).
 
-Evidence is stored as the JSON of ``as_dict`` and read back with the core's
-``*_from_dict`` readers, so a stored session can be re-scored when the rules change;
-a few values are copied into indexed columns (``created_at``, ``level``,
-``client_ip``) for listings and filters. The threads and the transaction discipline
-are in :mod:`icewatch.store._db`; the schema and its migrations in
-:mod:`icewatch.store.schema`.
+Evidence is stored as the JSON of ``SessionEvidence.as_dict`` (its observations one
+row each) and read back with :func:`~icewatch.core.evidence.session_evidence_from_dict`,
+so a stored session can be re-scored when the rules change; a few values are copied
+into indexed columns (``created_at``, ``level``, ``client_ip``) for listings and filters.
+The threads and the transaction discipline are in :mod:`icewatch.store._db`; the schema
+and its migrations in :mod:`icewatch.store.schema`.
 """
 
 from __future__ import annotations
@@ -19,12 +19,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from icewatch.core.errors import ParseError
-from icewatch.core.evidence import (
-    SessionEvidence,
-    http_sighting_from_dict,
-    observation_from_dict,
-    page_report_from_dict,
-)
+from icewatch.core.evidence import SessionEvidence, session_evidence_from_dict
 from icewatch.core.ports import SessionPage, StoredSession
 from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store._db import Database
@@ -40,7 +35,7 @@ MAX_PAGE = 1000
 _MAX_CURSOR = 512
 _MAX_SECRET_NAME = 200
 
-_SESSION_COLUMNS = "id, created_at, expires_at, http, report, report_http, reported_at, verdict"
+_SESSION_COLUMNS = "id, created_at, expires_at, evidence, verdict"
 
 
 def _dumps(value: Any) -> str:
@@ -77,17 +72,15 @@ def _verdict_columns(verdict: Verdict | None) -> tuple[str | None, str | None, i
 
 
 def _evidence_columns(evidence: SessionEvidence) -> dict[str, Any]:
+    document = evidence.as_dict()
+    del document["observations"]  # stored in their own table, one row each
     return {
         "id": evidence.session_id,
         "created_at": evidence.created_at,
         "client_ip": str(evidence.http.client_ip),
         "peer_ip": str(evidence.http.peer_ip),
-        "http": _dumps(evidence.http.as_dict()),
-        "report": None if evidence.report is None else _dumps(evidence.report.as_dict()),
-        "report_http": (
-            None if evidence.report_http is None else _dumps(evidence.report_http.as_dict())
-        ),
         "reported_at": evidence.reported_at,
+        "evidence": _dumps(document),
     }
 
 
@@ -115,21 +108,9 @@ def _write_observations(conn: sqlite3.Connection, evidence: SessionEvidence) -> 
 
 def _row_to_session(row: sqlite3.Row, observations: Sequence[str]) -> StoredSession:
     try:
-        report = None if row["report"] is None else page_report_from_dict(json.loads(row["report"]))
-        report_http = (
-            None
-            if row["report_http"] is None
-            else http_sighting_from_dict(json.loads(row["report_http"]))
-        )
-        evidence = SessionEvidence(
-            session_id=row["id"],
-            created_at=row["created_at"],
-            http=http_sighting_from_dict(json.loads(row["http"])),
-            report=report,
-            report_http=report_http,
-            reported_at=row["reported_at"],
-            observations=tuple(observation_from_dict(json.loads(o)) for o in observations),
-        )
+        document = json.loads(row["evidence"])
+        document["observations"] = [json.loads(o) for o in observations]
+        evidence = session_evidence_from_dict(document)
         verdict = None if row["verdict"] is None else verdict_from_dict(json.loads(row["verdict"]))
     except (ValueError, TypeError) as exc:  # ParseError and JSONDecodeError are ValueErrors
         raise StoreError(f"stored session {row['id']} is unreadable: {exc}") from None
@@ -208,10 +189,10 @@ class SqliteStore:
         def insert(conn: sqlite3.Connection) -> None:
             try:
                 conn.execute(
-                    "INSERT INTO sessions (id, created_at, expires_at, client_ip, peer_ip, http,"
-                    " report, report_http, reported_at, updated_at)"
-                    " VALUES (:id, :created_at, :expires_at, :client_ip, :peer_ip, :http,"
-                    " :report, :report_http, :reported_at, :updated_at)",
+                    "INSERT INTO sessions (id, created_at, expires_at, client_ip, peer_ip,"
+                    " reported_at, evidence, updated_at)"
+                    " VALUES (:id, :created_at, :expires_at, :client_ip, :peer_ip,"
+                    " :reported_at, :evidence, :updated_at)",
                     {**columns, "expires_at": float(expires_at), "updated_at": now},
                 )
             except sqlite3.IntegrityError:
@@ -228,8 +209,7 @@ class SqliteStore:
         def update(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
                 "UPDATE sessions SET created_at = :created_at, client_ip = :client_ip,"
-                " peer_ip = :peer_ip, http = :http, report = :report,"
-                " report_http = :report_http, reported_at = :reported_at,"
+                " peer_ip = :peer_ip, reported_at = :reported_at, evidence = :evidence,"
                 " verdict = :verdict, level = :level, score = :score, updated_at = :updated_at"
                 " WHERE id = :id",
                 {

@@ -1,0 +1,360 @@
+"""``/api/v1``: create a session, take its report, show sessions to their owners.
+
+The report handler is where the three kinds of evidence meet: the HTTP sighting of the
+creating request, the page's claims, and the packets the STUN/TURN listener recorded.
+Packets may still be in flight when the report arrives (the collector can stop at its
+deadline before the last Binding or Allocate was received), so the handler waits a
+little — at most ``report_wait`` — until every srflx endpoint the page reported has
+been seen and at least one TURN request of the session has arrived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Collection, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from icewatch.core.addr import IPAddress
+from icewatch.core.correlate import normalize_ip, reported_endpoints
+from icewatch.core.errors import IcewatchError, ParseError
+from icewatch.core.evidence import (
+    Observation,
+    ObservationSource,
+    PageReport,
+    SessionEvidence,
+    WebRtcStatus,
+)
+from icewatch.core.ice import Candidate, CandidateType, Transport, parse_ice_line
+from icewatch.core.ports import StoredSession
+from icewatch.core.scoring import signal_catalog
+from icewatch.core.session import (
+    SESSION_ID_BYTES,
+    is_session_id,
+    make_session_id,
+    make_token,
+    session_turn_credential,
+)
+from icewatch.web.auth import authorize_operator, authorize_session
+from icewatch.web.client import sighting_from_request
+from icewatch.web.context import WebContext
+from icewatch.web.errors import ApiError
+from icewatch.web.host import normalise_host
+from icewatch.web.models import (
+    CreatedSession,
+    ErrorBody,
+    IceServer,
+    ReportIn,
+    SessionDocument,
+    SessionList,
+    SessionSummary,
+    to_page_report,
+)
+from icewatch.web.render import scored_document, stored_document
+
+__all__ = ["api_router"]
+
+_POLL_S = 0.02
+_JSON_TYPES = ("application/json",)
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 503)
+}
+
+
+def _no_store(body: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def _require_json(request: Request) -> None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in _JSON_TYPES:
+        raise ApiError(
+            "unsupported_media_type",
+            "the report must be sent as Content-Type: application/json",
+            field="content-type",
+        )
+
+
+def _session_id(session_id: str) -> str:
+    if not is_session_id(session_id):
+        raise ApiError("not_found", "no such session")
+    return session_id
+
+
+async def _stored(ctx: WebContext, session_id: str) -> StoredSession:
+    try:
+        stored = await ctx.store.get_session(session_id)
+    except IcewatchError as exc:
+        raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+    if stored is None:
+        raise ApiError("not_found", "no such session")
+    return stored
+
+
+def _srflx_endpoints(report: PageReport) -> frozenset[tuple[IPAddress, int]]:
+    """The UDP srflx endpoints the page reported: each should match a Binding we saw."""
+    found: set[tuple[IPAddress, int]] = set()
+    for reported in report.candidates:
+        try:
+            parsed = parse_ice_line(reported.candidate)
+        except ParseError:
+            continue
+        if (
+            isinstance(parsed, Candidate)
+            and parsed.type is CandidateType.SRFLX
+            and parsed.transport is Transport.UDP
+            and not isinstance(parsed.address, str)
+        ):
+            found.add((normalize_ip(parsed.address.ip), parsed.port))
+    return frozenset(found)
+
+
+def _arrived(
+    session_id: str, observations: Sequence[Observation], srflx: Collection[tuple[IPAddress, int]]
+) -> bool:
+    turn = any(
+        o.source is ObservationSource.TURN and o.session_id == session_id for o in observations
+    )
+    seen = {(normalize_ip(o.ip), o.port) for o in observations}
+    return turn and all(endpoint in seen for endpoint in srflx)
+
+
+async def _gather_observations(
+    ctx: WebContext, stored: StoredSession, report: PageReport
+) -> tuple[Observation, ...]:
+    """The session's observations, waiting up to ``report_wait`` for those in flight."""
+    session_id = stored.evidence.session_id
+    since = stored.evidence.created_at - 1.0
+    endpoints = reported_endpoints(report)
+    srflx = _srflx_endpoints(report)
+    loop = asyncio.get_running_loop()
+    give_up = loop.time() + ctx.settings.report_wait
+    while True:
+        found = await ctx.state.observations_for(session_id, endpoints, since, ctx.clock() + 1.0)
+        left = give_up - loop.time()
+        if report.webrtc is not WebRtcStatus.OK or left <= 0:
+            return tuple(found)
+        if _arrived(session_id, found, srflx):
+            return tuple(found)
+        await asyncio.sleep(min(_POLL_S, left))
+
+
+def _check_limits(ctx: WebContext, body: ReportIn) -> None:
+    """The operator's limits, when lower than the hard caps of the request model."""
+    s = ctx.settings
+    checks = (
+        ("candidates", len(body.candidates), s.max_candidates),
+        ("candidate_errors", len(body.candidate_errors), s.max_candidate_errors),
+        ("sdp", len(body.sdp or ""), s.max_sdp_chars),
+    )
+    for field, size, limit in checks:
+        if size > limit:
+            raise ApiError(
+                "validation_failed", f"{field} is over the limit of {limit}", field=field
+            )
+
+
+def _ice_servers(host: str, port: int, username: str, credential: str) -> list[IceServer]:
+    return [
+        IceServer(urls=[f"stun:{host}:{port}"]),
+        IceServer(
+            urls=[f"turn:{host}:{port}?transport=udp", f"turn:{host}:{port}?transport=tcp"],
+            username=username,
+            credential=credential,
+        ),
+    ]
+
+
+def _summary(stored: StoredSession) -> SessionSummary:
+    ev = stored.evidence
+    verdict = stored.verdict
+    return SessionSummary(
+        id=ev.session_id,
+        created_at=ev.created_at,
+        expires_at=stored.expires_at,
+        client_ip=str(ev.http.client_ip),
+        reported=ev.report is not None,
+        score=None if verdict is None else verdict.score,
+        level=None if verdict is None else verdict.level.value,
+        signals=[] if verdict is None else [s.code for s in verdict.signals],
+    )
+
+
+def api_router(ctx: WebContext) -> APIRouter:
+    """The ``/api/v1`` routes, bound to one :class:`WebContext`."""
+    router = APIRouter(prefix="/api/v1", tags=["sessions"], responses=_ERRORS)
+    settings = ctx.settings
+    reporting: set[str] = set()  # sessions whose report is being processed right now
+
+    def url_host(request: Request) -> str:
+        if settings.public_host is not None:
+            return normalise_host(settings.public_host, allow_port=False) or ""
+        host = normalise_host(request.headers.get("host", ""))
+        if host is None:
+            raise ApiError("bad_host", "missing or invalid Host header", field="host")
+        return host
+
+    @router.post(
+        "/sessions",
+        status_code=201,
+        response_model=CreatedSession,
+        summary="Create a session",
+        description="A new session: its id, a bearer token for it, and the ice_servers "
+        "(icewatch's own STUN/TURN, with a per-session TURN credential) for "
+        "RTCPeerConnection. No request body is needed.",
+    )
+    async def create_session(request: Request) -> JSONResponse:
+        host = url_host(request)
+        now = ctx.clock()
+        expires = int(now) + settings.session_ttl
+        sighting = sighting_from_request(
+            request,
+            at=now,
+            proxies=settings.trusted_proxies,
+            forwarded_header=settings.forwarded_header,
+            host=request.headers.get("host", ""),
+        )
+        for attempt in (1, 2):
+            session_id = make_session_id(ctx.random_bytes(SESSION_ID_BYTES))
+            try:
+                await ctx.store.create_session(
+                    SessionEvidence(session_id=session_id, created_at=now, http=sighting),
+                    float(expires),
+                )
+                break
+            except KeyError:  # an id collision: 128 random bits make this a broken RNG
+                if attempt == 2:
+                    raise
+            except IcewatchError as exc:
+                raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+        username, credential = session_turn_credential(ctx.secret, session_id, expires)
+        created = CreatedSession(
+            id=session_id,
+            token=make_token(ctx.secret, session_id, expires),
+            ice_servers=_ice_servers(host, settings.stun_port, username, credential),
+            created_at=now,
+            expires_at=float(expires),
+            report_url=f"/api/v1/sessions/{session_id}/report",
+            deadline_ms=settings.collector_deadline_ms,
+        )
+        return _no_store(created.model_dump(exclude_none=True), 201)
+
+    def report_access(request: Request, session_id: str) -> str:
+        session_id = _session_id(session_id)
+        principal = authorize_session(request, session_id, secret=ctx.secret, now=ctx.clock())
+        if principal.expired:
+            raise ApiError("session_expired", "this session has expired")
+        _require_json(request)
+        return session_id
+
+    @router.post(
+        "/sessions/{session_id}/report",
+        response_model=None,
+        responses={200: {"model": SessionDocument, "description": "the session JSON"}},
+        summary="Report what the page gathered",
+        description="The collector's report (Bearer: the session's token). Answers with "
+        "the session JSON once the server's own observations are joined and scored. "
+        "One report per session (409 for a second one).",
+    )
+    async def post_report(
+        request: Request,
+        body: ReportIn,
+        session_id: Annotated[str, Depends(report_access)],
+    ) -> JSONResponse:
+        _check_limits(ctx, body)
+        if session_id in reporting:
+            raise ApiError("already_reported", "a report for this session is in progress")
+        reporting.add(session_id)
+        try:
+            stored = await _stored(ctx, session_id)
+            if stored.evidence.report is not None:
+                raise ApiError("already_reported", "this session already has its report")
+            now = ctx.clock()
+            if now >= stored.expires_at:
+                raise ApiError("session_expired", "this session has expired")
+            report = to_page_report(body)
+            report_http = sighting_from_request(
+                request,
+                at=now,
+                proxies=settings.trusted_proxies,
+                forwarded_header=settings.forwarded_header,
+                host=request.headers.get("host", ""),
+            )
+            observations = await _gather_observations(ctx, stored, report)
+            evidence = SessionEvidence(
+                session_id=session_id,
+                created_at=stored.evidence.created_at,
+                http=stored.evidence.http,
+                report=report,
+                report_http=report_http,
+                reported_at=now,
+                observations=observations,
+            )
+            document, verdict = scored_document(evidence, settings.weights)
+            try:
+                await ctx.store.save_result(evidence, verdict)
+            except IcewatchError as exc:
+                raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+            return _no_store(document)
+        finally:
+            reporting.discard(session_id)
+
+    @router.get(
+        "/sessions/{session_id}",
+        response_model=None,
+        responses={200: {"model": SessionDocument, "description": "the session JSON"}},
+        summary="Get one session",
+        description="The session JSON. Authorization: the session's token "
+        "(Authorization: Bearer TOKEN) or the operator API key (Bearer or X-API-Key).",
+    )
+    async def get_session(request: Request, session_id: str) -> JSONResponse:
+        session_id = _session_id(session_id)
+        principal = authorize_session(
+            request, session_id, secret=ctx.secret, now=ctx.clock(), api_key=settings.api_key
+        )
+        if principal.expired:
+            raise ApiError("session_expired", "this session has expired")
+        stored = await _stored(ctx, session_id)
+        document = stored_document(stored.evidence, stored.verdict)
+        return _no_store(document)
+
+    @router.get(
+        "/sessions",
+        response_model=SessionList,
+        summary="List sessions (operator)",
+        description="Newest first, one page at a time; pass next_cursor as ?cursor= for "
+        "the next page. Needs the operator API key.",
+    )
+    async def list_sessions(
+        request: Request,
+        limit: Annotated[int | None, Query(ge=1, le=200)] = None,
+        cursor: Annotated[str | None, Query(max_length=256)] = None,
+    ) -> JSONResponse:
+        authorize_operator(request, settings.api_key)
+        try:
+            page = await ctx.store.list_sessions(
+                limit=limit or settings.page_size, cursor=cursor or None
+            )
+        except (ValueError, KeyError) as exc:  # the store's answer to a cursor it never made
+            raise ApiError("bad_cursor", "invalid cursor", field="cursor") from exc
+        except IcewatchError as exc:
+            raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+        listing = SessionList(
+            sessions=[_summary(s) for s in page.sessions], next_cursor=page.next_cursor
+        )
+        return _no_store(listing.model_dump())
+
+    @router.get(
+        "/signals",
+        tags=["signals"],
+        summary="Every signal code, explained",
+        description="The rule table: code, default weight, title, what it means, the "
+        "evidence fields, benign causes and fixes (the texts of docs/signals.md).",
+    )
+    async def signals() -> JSONResponse:
+        return JSONResponse(signal_catalog(), headers={"Cache-Control": "public, max-age=300"})
+
+    return router

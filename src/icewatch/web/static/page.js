@@ -1,0 +1,209 @@
+// The leak-test page: run the collector, then show the session JSON in plain words.
+// Contract for tools driving the page: window.icewatch.result is a Promise of the session
+// JSON, and <html data-icewatch-state> becomes "done" when the page has finished (also
+// after a failure, with data-icewatch-error set). Everything is rendered with textContent:
+// candidate strings and SDP are untrusted text.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  var ns = window.icewatch;
+  var started = performance.now();
+
+  function $(id) { return document.getElementById(id); }
+  function el(tag, text, cls) {
+    var e = document.createElement(tag);
+    if (text != null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  }
+  function clear(node) { while (node.firstChild) node.removeChild(node.firstChild); return node; }
+  // Text with `code` spans (the rule table's texts use backticks), rendered safely.
+  function prose(tag, text) {
+    var e = el(tag);
+    String(text).split("`").forEach(function (part, i) {
+      e.appendChild(i % 2 ? el("code", part) : document.createTextNode(part));
+    });
+    return e;
+  }
+  function list(items, empty) {
+    if (!items.length) return el("p", empty, "muted");
+    var ul = el("ul");
+    items.forEach(function (item) { ul.appendChild(typeof item == "string" ? el("li", item) : item); });
+    return ul;
+  }
+
+  function row(tbody, cells) {
+    var tr = el("tr");
+    cells.forEach(function (c) { tr.appendChild(el("td", c == null ? "" : c)); });
+    tbody.appendChild(tr);
+  }
+
+  function arr(x) { return Array.isArray(x) ? x : []; }
+
+  function addressCell(id, items, empty) {
+    clear($(id)).appendChild(list(items.map(function (it) {
+      var li = el("li");
+      li.appendChild(el("code", it.ip));
+      if (it.note) li.appendChild(document.createTextNode("  " + it.note));
+      return li;
+    }), empty));
+  }
+
+  function renderAddresses(doc) {
+    var http = doc.http || {}, pub = doc.public_ips || {};
+    addressCell("http-addr", http.client_ip ? [{
+      ip: http.client_ip,
+      note: (http.family || "") + (http.peer_ip && http.peer_ip !== http.client_ip ? ", via proxy " + http.peer_ip : "")
+    }] : [], "unknown");
+    addressCell("observed-addr", arr(pub.observed).map(function (o) {
+      return { ip: o.ip, note: [o.family, arr(o.sources).join("+"), arr(o.transports).join("+"),
+        o.matches_http ? "same as HTTP" : "differs from HTTP"].filter(Boolean).join(", ") };
+    }), "none: no WebRTC packet reached the server");
+    addressCell("reported-addr", arr(pub.reported).map(function (o) {
+      return { ip: o.ip, note: [o.family, arr(o.types).join("+"),
+        o.seen_by_server ? "seen by the server" : "NOT seen by the server"].filter(Boolean).join(", ") };
+    }), "none");
+  }
+
+  function renderLocal(doc) {
+    var box = clear($("local")), names = arr(doc.mdns_names);
+    box.appendChild(el("h3", "Local addresses"));
+    box.appendChild(list(arr(doc.local_ips).map(function (l) {
+      var li = el("li");
+      li.appendChild(el("code", l.ip));
+      li.appendChild(document.createTextNode("  " + [l.family, l.category, arr(l.where).join("+")].filter(Boolean).join(", ")));
+      return li;
+    }), "None exposed: your browser hid its local addresses."));
+    box.appendChild(el("h3", "mDNS names"));
+    box.appendChild(list(names.map(function (n) { return el("li", n); }), "None."));
+    if (names.length) {
+      box.appendChild(el("p", "These random .local names stand in for your local addresses; " +
+        "devices on your own network can resolve them, web sites cannot.", "note"));
+    }
+  }
+
+  function renderIpv6(doc) {
+    var v6 = doc.ipv6 || {};
+    var lines = [
+      "Your HTTP connection uses " + (v6.http_over_ipv6 ? "IPv6." : "IPv4."),
+      arr(v6.observed).length ? "IPv6 packets reached the server from: " + arr(v6.observed).join(", ")
+        : "No WebRTC packet reached the server over IPv6.",
+      arr(v6.reported).length ? "IPv6 addresses in the candidates: " + arr(v6.reported).join(", ")
+        : "No IPv6 address in the candidates.",
+      arr(v6.global).length ? "Globally routable IPv6 exposed: " + arr(v6.global).join(", ")
+        : "No globally routable IPv6 address exposed."
+    ];
+    arr(v6.mdns_hosts).forEach(function (h) {
+      lines.push("An mDNS name hides an IPv6 address (" + h.address_class + "): " + h.name);
+    });
+    var box = clear($("ipv6"));
+    box.appendChild(list(lines, ""));
+    box.appendChild(el("p", "A VPN that carries only IPv4 leaves native IPv6 open: if an IPv6 " +
+      "address above is your provider's while your HTTP address is the VPN's, WebRTC leaks it.", "note"));
+  }
+
+  function renderTables(doc) {
+    var tb = clear($("candidates").tBodies[0]);
+    arr(doc.candidates).forEach(function (c) {
+      var rel = c.related_address != null ? c.related_address + (c.related_port != null ? ":" + c.related_port : "") : "";
+      var seen = c.seen_by_server === true ? " ✓ seen" : c.seen_by_server === false ? " ✗ not seen" : "";
+      row(tb, [c.type + seen, c.protocol, c.address + (c.mdns ? " (mDNS)" : ""), c.port, rel, c.raw]);
+    });
+    arr(doc.malformed_candidates).forEach(function (m) {
+      row(tb, ["malformed", "", m.field + ": " + m.reason, "", m.where, m.raw]);
+    });
+    if (!tb.rows.length) row(tb, ["no candidates"]);
+    var ob = clear($("observed").tBodies[0]);
+    arr(doc.observed).forEach(function (o) {
+      row(ob, [o.source + " " + (o.kind || ""), o.ip, o.port, o.transport,
+        o.ms != null ? "+" + o.ms + " ms" : (o.at || "")]);
+    });
+    if (!ob.rows.length) row(ob, ["no packets"]);
+  }
+
+  function renderVerdict(doc, catalog) {
+    var v = doc.verdict || {};
+    var box = clear($("verdict"));
+    var badge = el("p", null, "level level-" + (v.level || "unknown"));
+    badge.appendChild(el("strong", "Level: " + (v.level || "unknown")));
+    badge.appendChild(document.createTextNode("  score " + (v.score != null ? v.score : "?") + " / 100"));
+    box.appendChild(badge);
+    var sigs = clear($("signals"));
+    var signals = Array.isArray(v.signals) ? v.signals : [];
+    if (!signals.length) sigs.appendChild(el("p", "No signal fired: nothing suspicious, nothing exposed.", "muted"));
+    signals.forEach(function (s) {
+      var rule = catalog[s.code] || {};
+      var d = el("details", null, "signal" + (s.weight ? " weighted" : " info"));
+      var sum = el("summary");
+      sum.appendChild(el("code", s.code));
+      sum.appendChild(document.createTextNode(" — " + (rule.title || "") + (s.weight ? " (weight " + s.weight + ")" : " (informational)")));
+      d.appendChild(sum);
+      d.appendChild(prose("p", s.summary || ""));
+      if (rule.description) { d.appendChild(el("h4", "What it means")); d.appendChild(prose("p", rule.description)); }
+      if (rule.benign_causes && rule.benign_causes.length) {
+        d.appendChild(el("h4", "Why it may be harmless"));
+        d.appendChild(list(rule.benign_causes.map(function (t) { return prose("li", t); }), ""));
+      }
+      if (rule.fixes && rule.fixes.length) {
+        d.appendChild(el("h4", "How to fix a leak"));
+        d.appendChild(list(rule.fixes.map(function (t) { return prose("li", t); }), ""));
+      }
+      d.appendChild(el("h4", "Evidence"));
+      d.appendChild(el("pre", JSON.stringify(s.evidence || {}, null, 2)));
+      sigs.appendChild(d);
+    });
+  }
+
+  function render(doc, catalog) {
+    renderVerdict(doc, catalog);
+    renderAddresses(doc);
+    renderLocal(doc);
+    renderIpv6(doc);
+    renderTables(doc);
+    $("sdp").textContent = typeof doc.sdp == "string" && doc.sdp ? doc.sdp : "(no SDP reported)";
+    var rep = doc.report || {};
+    var how = rep.webrtc === "missing" ? "WebRTC is not available in this browser."
+      : rep.webrtc === "error" ? "WebRTC failed: " + (rep.error || "unknown error")
+      : "Gathering ended by " + (rep.ended_by || "?") + " after " + rep.gathering_ms + " ms.";
+    $("gathering").textContent = how;
+    $("json").textContent = JSON.stringify(doc, null, 2);
+  }
+
+  function catalogPromise() {
+    return fetch("/api/v1/signals", { cache: "no-store" }).then(function (r) {
+      return r.ok ? r.json() : [];
+    }).then(function (rules) {
+      var by = {};
+      (Array.isArray(rules) ? rules : []).forEach(function (r) { by[r.code] = r; });
+      return by;
+    }, function () { return {}; });
+  }
+
+  function finish(error) {
+    if (error) root.dataset.icewatchError = String(error.message || error);
+    root.dataset.icewatchState = "done";
+  }
+
+  if (!ns || typeof ns.collect != "function") {
+    $("status").textContent = "The collector script did not load.";
+    ns = window.icewatch = window.icewatch || {};
+    ns.result = Promise.reject(new Error("collector.js did not load"));
+    ns.result.catch(function () {});
+    finish(new Error("collector.js did not load"));
+    return;
+  }
+  root.dataset.icewatchState = "running";
+  var catalog = catalogPromise();
+  ns.result = ns.collect({});
+  ns.result.then(function (doc) {
+    return catalog.then(function (cat) {
+      render(doc, cat);
+      $("status").textContent = "Done in " + Math.round(performance.now() - started) + " ms.";
+      finish(null);
+    });
+  }).catch(function (err) {
+    $("status").textContent = "The test failed: " + (err && err.message ? err.message : err);
+    $("status").className = "warn";
+    finish(err);
+  });
+})();

@@ -15,6 +15,7 @@ from icewatch import __version__
 from icewatch.cli.candidate import candidate
 from icewatch.cli.ip import ip
 from icewatch.cli.sdp import sdp
+from icewatch.cli.serve import config, serve
 from icewatch.cli.stun import stun
 
 __all__ = ["cli", "main"]
@@ -30,6 +31,8 @@ cli.add_command(candidate)
 cli.add_command(sdp)
 cli.add_command(stun)
 cli.add_command(ip)
+cli.add_command(serve)
+cli.add_command(config)
 
 
 @cli.command()

@@ -29,5 +29,12 @@ __all__ = [
     "Source",
     "StartupError",
     "load_settings",
+    "run",
 ]
 
+
+def run(settings: Settings) -> int:
+    """Serve until SIGINT/SIGTERM; return the exit code (see :mod:`icewatch.service.runner`)."""
+    from icewatch.service.runner import run as _run
+
+    return _run(settings)

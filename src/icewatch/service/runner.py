@@ -1,0 +1,297 @@
+"""``icewatch serve``: the composition root, running everything on one event loop.
+
+Start-up, in an order that fails fast and cheaply:
+
+1. bind the HTTP sockets (a port in use ends here, before any file is touched);
+2. open the store (``db`` URL) and load or create the persistent server secret;
+3. open the correlation state (``state`` URL) and start the observation pump;
+4. start the STUN/TURN listener on UDP and TCP, feeding the pump;
+5. build the web app around a :class:`~icewatch.web.context.WebContext` and run it on
+   uvicorn with the sockets of step 1.
+
+Shutdown on SIGINT/SIGTERM runs the same steps backwards: uvicorn stops accepting and
+lets in-flight requests finish (``shutdown_timeout``); then the listener closes, the
+pump writes what it holds, the state closes and the store closes (which finishes its
+acknowledged writes). A second SIGINT forces uvicorn to stop waiting.
+
+Every start-up failure the operator can fix becomes a :class:`StartupError`: one line
+on stderr, exit code 1 (2 for bad settings), no traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import signal
+import socket
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import uvicorn
+
+from icewatch import __version__
+from icewatch.core.stun.server import ServerConfig
+from icewatch.listener import start_listener
+from icewatch.service.binding import bind_error_message, bind_tcp, url_host
+from icewatch.service.errors import EXIT_OK, StartupError
+from icewatch.service.pump import ObservationPump
+from icewatch.service.settings import Settings
+from icewatch.store import StoreError, open_state, open_store
+from icewatch.web import create_app
+from icewatch.web.context import WebContext, WebSettings
+
+__all__ = ["Endpoints", "run", "serve"]
+
+log = logging.getLogger("icewatch.service")
+
+SECRET_NAME = "master"  # noqa: S105 - the name the secret is stored under
+SECRET_BYTES = 32
+ANY_ADDRESS = frozenset({"0.0.0.0", "::"})  # noqa: S104 - recognised, not bound here
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where a running service listens (printed on start)."""
+
+    http: tuple[tuple[str, int], ...]
+    stun: tuple[str, int]
+
+    @property
+    def page_url(self) -> str:
+        host, port = self.http[0]
+        return f"http://{url_host(host)}:{port}/"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling: the service owns the signals
+    (uvicorn's would re-raise SIGTERM after serving, killing the process before the
+    listener and the store are closed)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency off Windows
+        return None
+    return uvloop.new_event_loop
+
+
+def configure_logging(level: str, stream: TextIO | None = None) -> None:
+    """Log lines to stderr: ``time level logger: message``."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+
+
+def run(settings: Settings, *, out: TextIO | None = None) -> int:
+    """Run the service until SIGINT/SIGTERM; return the process exit code."""
+    configure_logging(settings.log_level)
+    out = out or sys.stdout
+    try:
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            return runner.run(serve(settings, announce=lambda e: _announce(settings, e, out)))
+    except StartupError as exc:
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    except KeyboardInterrupt:  # a SIGINT before the handlers were installed
+        return 130
+
+
+def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
+    stun_host, stun_port = endpoints.stun
+    lines = [
+        f"icewatch {__version__} serving {endpoints.page_url} "
+        f"and STUN/TURN on {url_host(stun_host)}:{stun_port} (udp, tcp)",
+    ]
+    for host, port in endpoints.http:
+        lines.append(f"  page      http://{url_host(host)}:{port}/")
+    base = endpoints.page_url
+    lines += [
+        f"  api       {base}api/v1/sessions  (OpenAPI: {base}openapi.json)",
+        f"  health    {base}healthz",
+        f"  stun      stun:{url_host(stun_host)}:{stun_port}",
+        f"  turn      turn:{url_host(stun_host)}:{stun_port}?transport=udp|tcp "
+        "(per-session credentials; never relays)",
+        f"  database  {settings.db}",
+    ]
+    if settings.public_host:
+        lines.append(f"  browsers are told STUN/TURN is at {settings.public_host}:{stun_port}")
+    if {settings.host, stun_host} & ANY_ADDRESS:
+        lines.append("  (0.0.0.0 / :: means every address of this machine)")
+    if settings.api_key is None:
+        lines.append("  operator API closed (no api_key set)")
+    lines.append("Stop with Ctrl+C (or SIGTERM): in-flight reports are finished first.")
+    out.write("\n".join(lines) + "\n")
+    out.flush()
+
+
+class _Stopper:
+    """SIGINT/SIGTERM → stop the server gracefully; a second SIGINT forces it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.server: _Server | None = None
+
+    def __call__(self, signum: int) -> None:
+        name = signal.Signals(signum).name
+        if self.requested and signum == signal.SIGINT and self.server is not None:
+            log.warning("%s again: not waiting for in-flight requests", name)
+            self.server.force_exit = True
+            return
+        if not self.requested:
+            log.info("%s: shutting down", name)
+        self.requested = True
+        if self.server is not None:
+            self.server.should_exit = True
+
+
+@contextlib.contextmanager
+def _signals(stopper: _Stopper) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopper, int(sig))
+            installed.append(sig)
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+async def _startup_step(what: str, step: Awaitable[Any]) -> Any:
+    """Await one start-up step, turning its failure into one clear line."""
+    try:
+        return await step
+    except StartupError:
+        raise
+    except StoreError as exc:
+        raise StartupError(str(exc)) from None
+    except OSError as exc:
+        raise StartupError(f"{what}: {exc.strerror or exc}") from None
+    except Exception as exc:
+        log.debug("%s failed", what, exc_info=True)
+        raise StartupError(f"{what}: {exc}") from None
+
+
+def web_settings(settings: Settings) -> WebSettings:
+    """The web adapter's share of the settings."""
+    return WebSettings(
+        public_host=settings.public_host,
+        stun_port=settings.stun_port,
+        api_key=settings.api_key,
+        trusted_proxies=settings.trusted_proxies,
+        forwarded_header=settings.forwarded_header,
+        session_ttl=settings.session_ttl,
+        report_wait=settings.report_wait,
+        collector_deadline_ms=settings.collector_deadline_ms,
+        cors_origins=settings.cors_origins,
+    )
+
+
+async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | None = None) -> int:
+    """Run the service on the running loop until a signal; raise :class:`StartupError`."""
+    stopper = _Stopper()
+    with _signals(stopper):
+        async with contextlib.AsyncExitStack() as stack:
+            sockets = bind_tcp(settings.host, settings.port)
+            stack.callback(_close_all, sockets)
+            http = tuple((str(s.getsockname()[0]), int(s.getsockname()[1])) for s in sockets)
+
+            store = await _startup_step(
+                f"cannot open the database {settings.db}", open_store(settings.db)
+            )
+            stack.push_async_callback(store.close)
+            secret: bytes = await _startup_step(
+                "cannot read the server secret",
+                store.server_secret(SECRET_NAME, secrets.token_bytes(SECRET_BYTES)),
+            )
+            state = await _startup_step(
+                f"cannot open the correlation state {settings.state}", open_state(settings.state)
+            )
+            stack.push_async_callback(state.close)
+            pump = ObservationPump(state, settings.observation_queue)
+            pump.start()
+            stack.push_async_callback(pump.close)
+
+            stun_host = settings.stun_bind_host
+            try:
+                listener = await start_listener(
+                    stun_host,
+                    settings.stun_port,
+                    ServerConfig(secret=secret, realm=settings.realm),
+                    pump.offer,
+                    clock=time.time,
+                )
+            except OSError as exc:
+                raise StartupError(
+                    bind_error_message("STUN/TURN", stun_host, settings.stun_port, exc)
+                ) from None
+            listening = [True]
+
+            async def close_listener() -> None:
+                listening[0] = False
+                await listener.close()
+
+            stack.push_async_callback(close_listener)
+
+            context = WebContext(
+                store=store,
+                state=state,
+                secret=secret,
+                clock=time.time,
+                random_bytes=secrets.token_bytes,
+                listener_ready=lambda: listening[0],
+                settings=web_settings(settings),
+            )
+            app = create_app(context)
+            config = uvicorn.Config(
+                app,
+                loop="none",
+                lifespan="on",
+                log_config=None,
+                log_level=settings.log_level,
+                access_log=settings.access_log,
+                proxy_headers=False,  # the web app honours trusted proxies itself
+                server_header=False,
+                timeout_graceful_shutdown=settings.shutdown_timeout,
+            )
+            server = _Server(config)
+            stopper.server = server
+            if stopper.requested:
+                return EXIT_OK
+            if announce is not None:
+                announce(Endpoints(http=http, stun=(stun_host, settings.stun_port)))
+            try:
+                await server.serve(sockets=sockets)
+            except SystemExit as exc:  # uvicorn exits when the app's lifespan fails
+                raise StartupError(f"the web app failed to start (code {exc.code})") from None
+            if not server.started and not stopper.requested:
+                raise StartupError("the web server did not start")
+            log.info(
+                "stopped accepting; observations: %d recorded, %d dropped",
+                pump.stats.written,
+                pump.stats.dropped,
+            )
+    return EXIT_OK
+
+
+def _close_all(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()

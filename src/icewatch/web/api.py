@@ -54,7 +54,7 @@ from icewatch.web.models import (
 )
 from icewatch.web.render import scored_document, stored_document
 
-__all__ = ["api_router"]
+__all__ = ["api_router", "report_access"]
 
 _POLL_S = 0.02
 _JSON_TYPES = ("application/json",)
@@ -157,6 +157,23 @@ def _check_limits(ctx: WebContext, body: ReportIn) -> None:
             )
 
 
+def _context(request: Request) -> WebContext:
+    ctx: WebContext = request.app.state.icewatch
+    return ctx
+
+
+def report_access(request: Request, session_id: str) -> str:
+    """The report's gate, in order: session id shape (404), token (401; 410 when it has
+    expired), then ``Content-Type`` (415) — all before the body is validated."""
+    ctx = _context(request)
+    session_id = _session_id(session_id)
+    principal = authorize_session(request, session_id, secret=ctx.secret, now=ctx.clock())
+    if principal.expired:
+        raise ApiError("session_expired", "this session has expired")
+    _require_json(request)
+    return session_id
+
+
 def _ice_servers(host: str, port: int, username: str, credential: str) -> list[IceServer]:
     return [
         IceServer(urls=[f"stun:{host}:{port}"]),
@@ -241,14 +258,6 @@ def api_router(ctx: WebContext) -> APIRouter:
             deadline_ms=settings.collector_deadline_ms,
         )
         return _no_store(created.model_dump(exclude_none=True), 201)
-
-    def report_access(request: Request, session_id: str) -> str:
-        session_id = _session_id(session_id)
-        principal = authorize_session(request, session_id, secret=ctx.secret, now=ctx.clock())
-        if principal.expired:
-            raise ApiError("session_expired", "this session has expired")
-        _require_json(request)
-        return session_id
 
     @router.post(
         "/sessions/{session_id}/report",

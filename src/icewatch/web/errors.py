@@ -95,7 +95,9 @@ def error_response(
 
 
 def _loc_field(loc: Sequence[Any]) -> str | None:
-    parts = [str(p) for p in loc if p != "body"]
+    """``("body", "candidates", 3, "candidate")`` → ``"candidates.3.candidate"``; parts
+    that echo the client's own keys are cut short (the answer stays bounded)."""
+    parts = [str(p)[:64] for p in loc[:8] if p != "body"]
     return ".".join(parts) if parts else None
 
 

@@ -347,7 +347,7 @@ def test_mdns_host_hiding_is_not_a_disagreement() -> None:
     assert correlate(bare_evidence(report, pool)).findings == ()
 
 
-# --- malformed input, SDP, HTTP -----------------------------------------------------------------
+# --- malformed input, SDP, HTTP ---------------------------------------------------------------
 
 
 def test_malformed_lines_from_report_and_sdp_are_kept() -> None:

@@ -26,7 +26,7 @@ from icewatch.core.ice import AddressClass, CandidateType, SessionDescription
 from icewatch.core.netclass import Category, classify_ip
 from icewatch.core.verdict import Verdict
 
-__all__ = ["DOCUMENT_VERSION", "iso_utc", "session_document"]
+__all__ = ["DOCUMENT_VERSION", "finite", "iso_utc", "session_document"]
 
 #: Bumped when a key changes meaning or disappears (adding keys does not bump it).
 DOCUMENT_VERSION = 1
@@ -35,6 +35,9 @@ _V6_CLASSES = frozenset(
     {AddressClass.IPV6_GLOBAL, AddressClass.ULA, AddressClass.TEREDO, AddressClass.SIXTOFOUR}
 )
 _GLOBAL_V6 = frozenset({Category.PUBLIC, Category.TEREDO, Category.SIX_TO_FOUR})
+#: 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z in Unix seconds: the ISO 8601 years.
+_MIN_TS = -62_135_596_800
+_MAX_TS = 253_402_300_800
 
 
 def _civil_from_days(days: int) -> tuple[int, int, int]:
@@ -57,17 +60,22 @@ def _civil_from_days(days: int) -> tuple[int, int, int]:
 def iso_utc(ts: float | None) -> str | None:
     """Unix seconds as ``YYYY-MM-DDTHH:MM:SS.mmmZ`` (rounded to the millisecond);
     ``None`` for ``None``, a non-finite value, or a year outside 1..9999."""
-    if ts is None or not math.isfinite(ts):
+    if ts is None or not math.isfinite(ts) or not _MIN_TS <= ts < _MAX_TS:
         return None
     total_ms = round(ts * 1000)
     days, ms_of_day = divmod(total_ms, 86_400_000)
     year, month, day = _civil_from_days(days)
-    if not 1 <= year <= 9999:
+    if year > 9999:  # rounding up the last millisecond of 9999
         return None
     hours, rest = divmod(ms_of_day, 3_600_000)
     minutes, rest = divmod(rest, 60_000)
     seconds, millis = divmod(rest, 1000)
     return f"{year:04d}-{month:02d}-{day:02d}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+
+
+def finite(value: float | None) -> float | None:
+    """A number the page sent, fit for strict JSON: NaN and infinities become ``None``."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def _ms_after(at: float, start: float) -> float | None:
@@ -131,7 +139,7 @@ def _candidate(e: ReportedEntry, seen: set[tuple[IPAddress, int]]) -> dict[str, 
     doc.update(
         {
             "raw": e.reported.candidate,
-            "ms": e.reported.ms,
+            "ms": finite(e.reported.ms),
             "sdp_mid": e.reported.sdp_mid,
             "sdp_mline_index": e.reported.sdp_mline_index,
             "family": None if ip is None else _family(ip),
@@ -250,12 +258,12 @@ def _report(r: PageReport | None) -> dict[str, Any] | None:
         "webrtc": r.webrtc.value,
         "error": r.error,
         "ended_by": r.ended_by,
-        "gathering_ms": r.gathering_ms,
-        "deadline_ms": r.deadline_ms,
+        "gathering_ms": finite(r.gathering_ms),
+        "deadline_ms": finite(r.deadline_ms),
         "user_agent": r.user_agent,
         "ua_hints": dict(r.ua_hints),
         "collector_version": r.collector_version,
-        "candidate_errors": [e.as_dict() for e in r.candidate_errors],
+        "candidate_errors": [e.as_dict() | {"ms": finite(e.ms)} for e in r.candidate_errors],
     }
 
 
@@ -286,7 +294,7 @@ def session_document(
                 "field": m.field,
                 "reason": m.reason,
                 "where": m.where,
-                "ms": m.ms,
+                "ms": finite(m.ms),
                 "sdp_line": m.sdp_line,
             }
             for m in c.malformed

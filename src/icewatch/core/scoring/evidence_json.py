@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import AddressSighting, ReportedEntry
+from icewatch.core.document import finite, iso_utc
 from icewatch.core.evidence import Observation
 from icewatch.core.scoring.rule import MAX_LISTED
 
@@ -15,6 +16,7 @@ __all__ = [
     "candidate_json",
     "endpoint_text",
     "family_label",
+    "finite",
     "listed",
     "observation_json",
     "short",
@@ -50,7 +52,7 @@ def observation_json(o: Observation) -> dict[str, Any]:
         "port": o.port,
         "transport": o.transport,
         "family": f"ipv{o.ip.version}",
-        "at": o.at,
+        "at": iso_utc(o.at),
     }
 
 
@@ -58,7 +60,7 @@ def candidate_json(e: ReportedEntry) -> dict[str, Any]:
     c = e.candidate
     return {
         "raw": e.reported.candidate,
-        "ms": e.reported.ms,
+        "ms": finite(e.reported.ms),
         "type": c.type.value,
         "address": str(c.address),
         "port": c.port,

@@ -8,6 +8,7 @@ from icewatch.core.correlate import Correlation, EndpointFinding
 from icewatch.core.scoring.evidence_json import (
     candidate_json,
     endpoint_text,
+    finite,
     listed,
     observation_json,
     short,
@@ -119,7 +120,7 @@ def candidate_malformed(c: Correlation) -> Finding | None:
                         "field": m.field,
                         "reason": m.reason,
                         "where": m.where,
-                        "ms": m.ms,
+                        "ms": finite(m.ms),
                         "sdp_line": m.sdp_line,
                     }
                     for m in c.malformed

@@ -6,6 +6,7 @@ import ipaddress
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import AddressSighting, Correlation
+from icewatch.core.document import iso_utc
 from icewatch.core.scoring.evidence_json import address_json, family_label, listed
 from icewatch.core.scoring.rule import Finding
 
@@ -59,7 +60,7 @@ def ip_webrtc_http_mismatch(c: Correlation) -> Finding | None:
                         "family": f"ipv{s.family}",
                         "http_client_ips": [str(ip) for ip in h],
                         "observed": address_json(s)
-                        | {"transports": list(s.transports), "first_at": s.first_at},
+                        | {"transports": list(s.transports), "first_at": iso_utc(s.first_at)},
                     }
                     for s, h in rows
                 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from icewatch.core.correlate import Correlation
 from icewatch.core.evidence import WebRtcStatus
-from icewatch.core.scoring.evidence_json import listed, observation_json, short
+from icewatch.core.scoring.evidence_json import finite, listed, observation_json, short
 from icewatch.core.scoring.rule import Finding
 
 __all__ = ["webrtc_no_candidates", "webrtc_udp_blocked", "webrtc_unavailable"]
@@ -17,8 +17,9 @@ def _gathering(c: Correlation) -> str:
     parts: list[str] = []
     if report.ended_by:
         parts.append(f"ended by {short(report.ended_by, 24)}")
-    if report.gathering_ms is not None and report.gathering_ms == report.gathering_ms:
-        parts.append(f"after {report.gathering_ms:.0f} ms")
+    gathering = finite(report.gathering_ms)
+    if gathering is not None:
+        parts.append(f"after {gathering:.0f} ms")
     return f" ({' '.join(parts)})" if parts else ""
 
 
@@ -54,7 +55,7 @@ def webrtc_no_candidates(c: Correlation) -> Finding | None:
         f"WebRTC is available but gathering produced no ICE candidate at all{_gathering(c)}.",
         {
             "ended_by": report.ended_by,
-            "gathering_ms": report.gathering_ms,
+            "gathering_ms": finite(report.gathering_ms),
             "end_of_candidates": c.end_of_candidates,
             "candidate_errors": len(report.candidate_errors),
         },
@@ -76,7 +77,7 @@ def webrtc_udp_blocked(c: Correlation) -> Finding | None:
         {
             "observations": listed([observation_json(o) for o in c.observations]),
             "ended_by": report.ended_by,
-            "gathering_ms": report.gathering_ms,
+            "gathering_ms": finite(report.gathering_ms),
             "candidate_errors": len(report.candidate_errors),
         },
     )

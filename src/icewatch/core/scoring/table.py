@@ -30,7 +30,7 @@ __all__ = ["RULES", "RULES_BY_CODE"]
 
 _CHROMIUM_POLICY = (
     "Chromium: set the WebRTC IP handling policy to `disable_non_proxied_udp` (enterprise "
-    "policy `WebRtcIPHandlingPolicy`, or `--webrtc-ip-handling-policy=disable_non_proxied_udp`) "
+    "policy `WebRtcIPHandling`, or `--webrtc-ip-handling-policy=disable_non_proxied_udp`) "
     "so WebRTC uses the proxy (TURN over TCP through it) or nothing."
 )
 _FIREFOX_PROXY = (
@@ -67,7 +67,7 @@ RULES: tuple[Rule, ...] = (
             (
                 "mismatches[].observed",
                 "the observed address: `ip`, `category`, `where` (stun / turn / ice), "
-                "`ports`, `transports`, `first_at` (Unix seconds)",
+                "`ports`, `transports`, `first_at` (ISO 8601 UTC)",
             ),
             ("count", "how many observed addresses differ"),
         ),

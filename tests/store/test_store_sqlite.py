@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -377,3 +378,18 @@ def test_a_second_process_store_on_the_same_file_sees_commits(tmp_path: Path) ->
         await two.close()
 
     run(scenario)
+
+
+def test_cancelled_open_leaves_no_thread_behind(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        task = asyncio.create_task(opened(tmp_path / "db.sqlite"))
+        await asyncio.sleep(0)  # the writer thread is starting
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    run(scenario)
+    for thread in threading.enumerate():
+        if thread.name.startswith("icewatch-store"):
+            thread.join(timeout=10)
+            assert not thread.is_alive(), thread.name

@@ -138,7 +138,6 @@ class Database:
         self._queue: queue.SimpleQueue[_Job | object] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._closed = False
-        self._opened = False
         self._thread: threading.Thread | None = None
         self._done: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._readers: queue.SimpleQueue[sqlite3.Connection] = queue.SimpleQueue()
@@ -157,14 +156,13 @@ class Database:
             target=self._main, args=(started,), name="icewatch-store-writer", daemon=True
         )
         self._thread.start()
-        self.schema_version = await asyncio.wrap_future(started)
         try:
+            self.schema_version = await asyncio.wrap_future(started)
             if self._n_readers:
                 await asyncio.to_thread(self._open_readers)
-        except BaseException:
+        except BaseException:  # a start-up error, or cancelled while starting
             await self.close()
             raise
-        self._opened = True
 
     def _open_readers(self) -> None:
         try:
@@ -278,6 +276,7 @@ class Database:
         return conn
 
     def _main(self, started: concurrent.futures.Future[int]) -> None:
+        started.set_running_or_notify_cancel()  # from now on it always gets an outcome
         try:
             try:
                 if not self.target.in_memory:

@@ -289,25 +289,38 @@ def test_hidden_srflx_is_found_through_the_turn_source() -> None:
         for c in doc["candidates"]
         if c.get("candidate") and " typ srflx " not in c["candidate"]
     ]
-    c = correlate(evidence(doc, report=with_candidates(doc, lines)))
+    report = with_candidates(doc, lines, sdp_line=lambda x: None if " srflx " in x else x)
+    c = correlate(evidence(doc, report=report))
     assert [f.kind for f in c.findings] == ["hidden"]
     found = c.findings[0].observation
     assert found is not None
     assert (str(found.ip), found.port, found.kind) == ("10.77.1.254", 37880, StunKind.BINDING)
 
 
-def test_hidden_is_forgiven_for_late_packets_when_the_page_hit_its_deadline() -> None:
-    report = PageReport(webrtc=WebRtcStatus.OK, ended_by="deadline")
-    late = BASE + 0.2 - LATE_GRACE_S / 2
-    early = BASE + 0.2 - LATE_GRACE_S * 2
+@pytest.mark.parametrize(
+    "report",
+    [
+        PageReport(webrtc=WebRtcStatus.OK, ended_by="deadline"),
+        PageReport(webrtc=WebRtcStatus.OK, ended_by="error"),
+        PageReport(webrtc=WebRtcStatus.ERROR, error="InvalidStateError"),
+    ],
+    ids=["deadline", "ended-by-error", "webrtc-error"],
+)
+def test_hidden_is_forgiven_for_late_packets_when_the_page_stopped_early(
+    report: PageReport,
+) -> None:
+    reported_at = BASE + 2.0
+    late = reported_at - LATE_GRACE_S / 2
+    early = reported_at - LATE_GRACE_S * 1.5
     for at, expected in ((late, []), (early, ["hidden"])):
         pool = (obs("10.0.0.1", 2222, at), turn("10.0.0.1", 2222, at))
-        c = correlate(bare_evidence(report, pool, reported_at=BASE + 0.2))
+        c = correlate(bare_evidence(report, pool, reported_at=reported_at))
         assert [f.kind for f in c.findings] == expected
-    # Without the deadline there is no grace.
-    complete = replace(report, ended_by="complete")
+    # A page that reported on time gets no grace.
+    complete = replace(report, webrtc=WebRtcStatus.OK, ended_by="complete")
     pool = (obs("10.0.0.1", 2222, late), turn("10.0.0.1", 2222, late))
-    assert [f.kind for f in correlate(bare_evidence(complete, pool)).findings] == ["hidden"]
+    ev = bare_evidence(complete, pool, reported_at=reported_at)
+    assert [f.kind for f in correlate(ev).findings] == ["hidden"]
 
 
 def test_turn_only_traffic_is_not_hidden() -> None:
@@ -423,3 +436,33 @@ def test_observation_pool_of_a_capture_holds_every_request() -> None:
         ("turn", "allocate-authenticated"),
     ]
     assert pool[-1].username == doc["turn"]["username"]
+
+
+def test_reported_endpoints_include_the_sdp_candidates() -> None:
+    doc = load("chromium-156-default")
+    events_only = with_candidates(doc, [])
+    assert reported_endpoints(events_only) == {
+        (ip("10.77.1.2"), 54066),
+        (ip("fd77:1::2"), 46215),
+    }
+    assert reported_endpoints(replace(events_only, sdp="garbage")) == frozenset()
+
+
+def test_sdp_rewritten_while_events_are_intact() -> None:
+    doc = load("chromium-156-nat")
+    lines = [c["candidate"] for c in doc["candidates"] if c.get("candidate")]
+    report = with_candidates(
+        doc, lines, sdp_line=lambda x: x.replace(" 10.77.1.254 ", " 198.51.100.8 ")
+    )
+    c = correlate(evidence(doc, report=report))
+    assert [(f.kind, f.where) for f in c.findings] == [("unseen", "sdp"), ("rewritten", "sdp")]
+
+
+def test_srflx_missing_from_events_but_in_the_sdp_is_not_hidden() -> None:
+    # A page that stopped reading events early still carries the SDP's copies.
+    doc = load("firefox-153-nat")
+    lines = [c.get("candidate", "") for c in doc["candidates"]]
+    report = with_candidates(doc, [x for x in lines if x and " srflx " not in x])
+    c = correlate(evidence(doc, report=report))
+    assert c.findings == ()
+    assert len(c.observed) == 2  # the IPv6 Binding is attributed through the SDP's srflx

@@ -64,9 +64,11 @@ __all__ = [
 
 #: Raw text kept from a malformed line (evidence must stay bounded).
 MAX_RAW_TEXT = 512
-#: A page that stopped at its own deadline may not have reported a srflx whose Binding
-#: reached the server shortly before the report: such late sources are not "hidden".
-LATE_GRACE_S = 0.3
+#: A page that stopped early (its own deadline, or an error) may not have reported a srflx
+#: whose Binding reached the server shortly before the report: the browser gets its answer
+#: one round trip later. Sources that arrived less than this before the report are not
+#: "hidden" then (generous, for slow links; a page that reports on time gets no grace).
+LATE_GRACE_S = 1.0
 
 _ENDPOINT_TYPES = frozenset({CandidateType.SRFLX, CandidateType.PRFLX})
 
@@ -130,17 +132,20 @@ def _parse_report(
 
 
 def reported_endpoints(report: PageReport) -> frozenset[tuple[IPAddress, int]]:
-    """Every ``(ip, port)`` a candidate of the page names with a raw IP: srflx and prflx
-    (the public side the server should have seen) and host (Firefox with obfuscation off
-    drops its srflx when it equals the host). Malformed lines and names are skipped."""
+    """Every ``(ip, port)`` a candidate of the page names with a raw IP, in its
+    ``icecandidate`` events or its SDP: srflx and prflx (the public side the server should
+    have seen) and host (Firefox with obfuscation off drops its srflx when it equals the
+    host). Malformed lines, names and relay candidates are skipped."""
     entries, _, _ = _parse_report(report)
+    sdp, _ = _parse_sdp_text(report.sdp)
+    candidates = [e.candidate for e in entries]
+    if sdp is not None:
+        candidates.extend(sdp.all_candidates())
     out: set[tuple[IPAddress, int]] = set()
-    for entry in entries:
-        endpoint = entry.endpoint
-        if endpoint is not None and (
-            entry.candidate.type in _ENDPOINT_TYPES or entry.candidate.type is CandidateType.HOST
-        ):
-            out.add((normalize_ip(endpoint[0]), endpoint[1]))
+    for c in candidates:
+        ip = _ip_of(c.address)
+        if ip is not None and (c.type in _ENDPOINT_TYPES or c.type is CandidateType.HOST):
+            out.add((normalize_ip(ip), c.port))
     return frozenset(out)
 
 
@@ -253,6 +258,7 @@ class EndpointFinding:
     kind: str
     reported: ReportedEntry | None = None
     observation: Observation | None = None
+    where: str = "report"  # the reported side: an icecandidate event, or the "sdp"
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +369,7 @@ def _reported_addresses(
 
 def _endpoint_findings(
     entries: tuple[ReportedEntry, ...],
+    sdp_candidates: tuple[Candidate, ...],
     observations: tuple[Observation, ...],
     report: PageReport | None,
     reported_at: float | None,
@@ -372,45 +379,59 @@ def _endpoint_findings(
     for o in observations:
         if o.transport.lower() == "udp":
             seen.setdefault((normalize_ip(o.ip), o.port), []).append(o)
+    # The SDP's copies are checked too (a page may rewrite one and not the other).
+    sdp_entries = tuple(
+        ReportedEntry(c, ReportedCandidate(c.raw or str(c))) for c in sdp_candidates
+    )
     matched: list[ReportedEntry] = []
     findings: list[EndpointFinding] = []
     rewritten: set[tuple[IPAddress, int]] = set()
-    for entry in entries:
-        endpoint = entry.endpoint
-        c = entry.candidate
-        if (
-            endpoint is None
-            or c.type is not CandidateType.SRFLX
-            or c.transport is not Transport.UDP
-        ):
-            continue
-        ip, port = normalize_ip(endpoint[0]), endpoint[1]
-        if (ip, port) in seen:
-            matched.append(entry)
-            continue
-        findings.append(EndpointFinding("unseen", reported=entry))
-        for (oip, oport), obs in seen.items():
-            if oport == port and oip.version == ip.version and oip != ip:
-                rewritten.add((oip, oport))
-                findings.append(EndpointFinding("rewritten", reported=entry, observation=obs[0]))
+    checked: set[tuple[IPAddress, int]] = set()
+    for where, group in (("report", entries), ("sdp", sdp_entries)):
+        for entry in group:
+            endpoint = entry.endpoint
+            c = entry.candidate
+            if (
+                endpoint is None
+                or c.type is not CandidateType.SRFLX
+                or c.transport is not Transport.UDP
+            ):
+                continue
+            ip, port = normalize_ip(endpoint[0]), endpoint[1]
+            if where == "sdp" and (ip, port) in checked:
+                continue
+            checked.add((ip, port))
+            if (ip, port) in seen:
+                if where == "report":
+                    matched.append(entry)
+                continue
+            findings.append(EndpointFinding("unseen", reported=entry, where=where))
+            for (oip, oport), obs in seen.items():
+                if oport == port and oip.version == ip.version and oip != ip:
+                    rewritten.add((oip, oport))
+                    findings.append(
+                        EndpointFinding("rewritten", entry, observation=obs[0], where=where)
+                    )
     accounted = {
         (normalize_ip(e.endpoint[0]), e.endpoint[1])
-        for e in entries
+        for e in (*entries, *sdp_entries)
         if e.endpoint is not None and e.candidate.type is not CandidateType.RELAY
     }
     if report is not None and report.webrtc is WebRtcStatus.MISSING:
         # The page says there is no RTCPeerConnection, yet the session's credential or
         # endpoints reached the server: the API was there.
         findings.extend(EndpointFinding("denied", observation=o) for o in observations[:1])
-    deadline = report is not None and report.ended_by == "deadline"
+    stopped_early = report is not None and (
+        report.ended_by in ("deadline", "error") or report.webrtc is WebRtcStatus.ERROR
+    )
     for key, obs in seen.items():
         if key in accounted or key in rewritten:
             continue
         binding = next((o for o in obs if o.kind is StunKind.BINDING), None)
         if binding is None:
             continue  # TURN alone (relay-only modes) reports no srflx by design
-        if deadline and reported_at is not None and binding.at > reported_at - LATE_GRACE_S:
-            continue  # may simply have been too late for the page's deadline
+        if stopped_early and reported_at is not None and binding.at > reported_at - LATE_GRACE_S:
+            continue  # may simply have come too late for a page that stopped early
         findings.append(EndpointFinding("hidden", observation=binding))
     return tuple(matched), tuple(findings)
 
@@ -460,7 +481,9 @@ def correlate(evidence: SessionEvidence) -> Correlation:
     local += [(ip, "sdp", p, t, a) for ip, _, p, t, a in sdp_local if ip not in known]
     mdns_names = tuple(dict.fromkeys(mdns + sdp_mdns))
 
-    matched, findings = _endpoint_findings(entries, own, report, evidence.reported_at)
+    matched, findings = _endpoint_findings(
+        entries, sdp_candidates, own, report, evidence.reported_at
+    )
     return Correlation(
         session_id=sid,
         webrtc=None if report is None else report.webrtc,

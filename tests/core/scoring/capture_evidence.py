@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -186,10 +187,30 @@ def evidence(
     )
 
 
-def with_candidates(doc: dict[str, Any], lines: list[str]) -> PageReport:
-    """The capture's report with its candidate strings replaced (a tampering page)."""
+def with_candidates(
+    doc: dict[str, Any],
+    lines: list[str],
+    *,
+    sdp_line: Callable[[str], str | None] | None = None,
+) -> PageReport:
+    """The capture's report with its candidate strings replaced (a tampering page).
+
+    ``sdp_line`` edits the SDP's ``a=candidate`` lines the same way (return the new line,
+    or ``None`` to drop it); without it the SDP is left as the browser wrote it."""
     base = page_report(doc)
+    sdp = base.sdp
+    if sdp_line is not None and sdp is not None:
+        out: list[str] = []
+        for line in sdp.split("\r\n"):
+            if line.startswith("a=candidate:"):
+                edited = sdp_line(line)
+                if edited is not None:
+                    out.append(edited)
+            else:
+                out.append(line)
+        sdp = "\r\n".join(out)
     return replace(
         base,
         candidates=tuple(ReportedCandidate(line, ms=float(i)) for i, line in enumerate(lines)),
+        sdp=sdp,
     )

@@ -251,8 +251,10 @@ def test_spoofed_hidden_srflx() -> None:
     doc = load("firefox-153-nat")
     raw = [c.get("candidate", "") for c in doc["candidates"]]
     kept = [r for r in raw if r and "typ srflx" not in r]
-    c = correlate(evidence(doc, report=with_candidates(doc, kept)))
+    report = with_candidates(doc, kept, sdp_line=lambda x: None if " srflx " in x else x)
+    c = correlate(evidence(doc, report=report))
     f = json_ok(candidate_spoofed(c))
+    assert [x["kind"] for x in f.evidence["findings"]] == ["hidden"]
     assert "10.77.1.254:34948" in f.summary
     assert "hidden" in f.summary
 

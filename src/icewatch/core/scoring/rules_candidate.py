@@ -24,6 +24,7 @@ _ORDER = {"rewritten": 0, "hidden": 1, "denied": 2, "unseen": 3}
 def _finding_json(f: EndpointFinding) -> dict[str, Any]:
     return {
         "kind": f.kind,
+        "where": f.where,
         "reported": None if f.reported is None else candidate_json(f.reported),
         "observed": None if f.observation is None else observation_json(f.observation),
     }

@@ -90,20 +90,23 @@ RULES: tuple[Rule, ...] = (
             "reached icewatch for this session. Kinds (in `findings[].kind`): `unseen` — a "
             "srflx candidate names an address and port no packet of this session came from "
             "(a srflx can only exist after icewatch answered a request from exactly that "
-            "address, so it was invented or altered); `rewritten` — the server saw the "
+            "address, so it was invented or altered; the SDP's candidates are checked as "
+            "well as the events); `rewritten` — the server saw the "
             "same port from another address: the address was changed; `hidden` — the "
             "server received this session's Binding request but the page reported no "
             "candidate (srflx, prflx or raw-IP host) with that address and port; `denied` "
             "— the page said WebRTC is missing, yet the session's traffic arrived. Hiding "
             "host addresses behind mDNS names is normal and never counts. Firefox with host "
             "obfuscation off drops a srflx equal to its host address; the raw host "
-            "candidate accounts for it. A page that stopped at its own deadline is given "
-            "0.3 s of grace for Binding requests that arrived just before its report."
+            "candidate accounts for it. A page that stopped early (its own deadline, or "
+            "an error) is given 1 s of grace for Binding requests that arrived just before "
+            "its report."
         ),
         evidence_fields=(
             (
                 "findings[]",
-                "`kind` (unseen / rewritten / hidden / denied), `reported` (the candidate: "
+                "`kind` (unseen / rewritten / hidden / denied), `where` (`report`: an "
+                "`icecandidate` event; `sdp`: the reported SDP), `reported` (the candidate: "
                 "`raw`, `ms`, `type`, `address`, `port`, `protocol`) and `observed` (the "
                 "packet: `source`, `kind`, `ip`, `port`, `transport`, `family`, `at`)",
             ),

@@ -204,3 +204,43 @@ async def test_report_after_expiry_is_gone(tmp_path: Path) -> None:
         web.clock.advance(61)
         response = await web.report(client, created, {"webrtc": "missing"})
         assert_error_shape(response, 410, "session_expired")
+
+
+async def test_completed_gathering_without_turn_answer_is_not_waited_for(tmp_path: Path) -> None:
+    # A browser that sent nothing (a policy blocking UDP) completes at once: nothing is in
+    # flight, so the report does not sit out report_wait.
+    async with web_app(tmp_path, report_wait=5.0) as web, web.client() as client:
+        created = await web.create(client)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        body = {"webrtc": "ok", "candidates": [], "ended_by": "complete"}
+        response = await web.report(client, created, body)
+        assert response.status_code == 200, response.text
+        assert loop.time() - started < 2.5
+        assert "webrtc.no_candidates" in codes(response.json())
+
+
+async def test_deadline_cut_gathering_waits_for_the_turn_request(tmp_path: Path) -> None:
+    data = capture("chromium-156-default")
+    async with (
+        web_app(tmp_path, report_wait=2.0) as web,
+        web.client(peer=http_peer_of(data)) as client,
+    ):
+        created = await web.create(client)
+        body = report_from_capture(data) | {"ended_by": "deadline", "candidate_errors": []}
+        observations = observations_from_capture(data, created["id"], web.clock() + 0.05)
+        bindings = [o for o in observations if o.source is ObservationSource.STUN]
+        for o in bindings:  # the srflx were seen; the TURN request is still on its way
+            await web.state.add_observation(o)
+
+        async def late() -> None:
+            await asyncio.sleep(0.15)
+            for o in observations:
+                if o.source is ObservationSource.TURN:
+                    await web.state.add_observation(o)
+
+        task = asyncio.create_task(late())
+        response = await web.report(client, created, body)
+        await task
+        doc = response.json()
+        assert "turn" in {o["source"] for o in doc["observed"]}

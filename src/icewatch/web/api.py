@@ -112,14 +112,34 @@ def _srflx_endpoints(report: PageReport) -> frozenset[tuple[IPAddress, int]]:
     return frozenset(found)
 
 
+def _turn_expected(report: PageReport) -> bool:
+    """Whether a credentialed TURN request of this session must have reached us.
+
+    A gathering that completed has concluded every STUN/TURN transaction. If it got no
+    error *response* from a ``turn:`` URL (icewatch always refuses the allocation, so a
+    TURN request that arrived yields a 4xx ``icecandidateerror``), none is coming; a
+    gathering cut short by the deadline may still have requests in flight."""
+    if report.ended_by != "complete":
+        return True
+    return any(
+        e.url.startswith(("turn:", "turns:"))
+        and e.error_code is not None
+        and 400 <= e.error_code < 600
+        for e in report.candidate_errors
+    )
+
+
 def _arrived(
-    session_id: str, observations: Sequence[Observation], srflx: Collection[tuple[IPAddress, int]]
+    session_id: str,
+    observations: Sequence[Observation],
+    srflx: Collection[tuple[IPAddress, int]],
+    turn_expected: bool,
 ) -> bool:
     turn = any(
         o.source is ObservationSource.TURN and o.session_id == session_id for o in observations
     )
     seen = {(normalize_ip(o.ip), o.port) for o in observations}
-    return turn and all(endpoint in seen for endpoint in srflx)
+    return (turn or not turn_expected) and all(endpoint in seen for endpoint in srflx)
 
 
 async def _gather_observations(
@@ -130,6 +150,7 @@ async def _gather_observations(
     since = stored.evidence.created_at - 1.0
     endpoints = reported_endpoints(report)
     srflx = _srflx_endpoints(report)
+    turn_expected = _turn_expected(report)
     loop = asyncio.get_running_loop()
     give_up = loop.time() + ctx.settings.report_wait
     while True:
@@ -137,7 +158,7 @@ async def _gather_observations(
         left = give_up - loop.time()
         if report.webrtc is not WebRtcStatus.OK or left <= 0:
             return tuple(found)
-        if _arrived(session_id, found, srflx):
+        if _arrived(session_id, found, srflx, turn_expected):
             return tuple(found)
         await asyncio.sleep(min(_POLL_S, left))
 

@@ -73,6 +73,10 @@ def pages_router(ctx: WebContext) -> APIRouter:
     for name in _STATIC:
         static_route(name)
 
+    @router.get("/favicon.ico", include_in_schema=False)
+    async def favicon() -> Response:
+        return Response(status_code=204, headers={"Cache-Control": "public, max-age=86400"})
+
     @router.get(
         "/healthz",
         response_model=Health,

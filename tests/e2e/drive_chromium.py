@@ -6,12 +6,14 @@ same profile), waits for ``document.documentElement.dataset.icewatchState === "d
 and prints one JSON object::
 
     {"version": ..., "console": [...],
-     "runs": [{"result": <await window.icewatch.result>, "done_ms": ..., "error": ...}]}
+     "runs": [{"result": <await window.icewatch.result>, "done_ms": ...,
+               "timing": {...}, "error": ...}]}
 
 ``done_ms`` is measured in the page: an init script (run before any page code)
 watches the ``data-icewatch-state`` attribute with a MutationObserver and stores
 ``performance.now()`` (milliseconds since navigation start) when it becomes ``done``.
 The driver polls for that mark every 10 ms, which adds nothing to the measurement.
+``timing`` breaks it down with Resource Timing (session created, report sent/answered).
 Never ``playwright install``: it drives the system's ``/usr/bin/chromium``.
 """
 
@@ -50,6 +52,18 @@ TIMING_SCRIPT = """
 })();
 """
 
+#: Where the time went, in milliseconds since navigation start (Resource Timing).
+TIMING = """() => {
+  const nav = performance.getEntriesByType("navigation")[0] || {};
+  const res = performance.getEntriesByType("resource");
+  const create = res.find(e => e.name.endsWith("/api/v1/sessions"));
+  const report = res.find(e => e.name.endsWith("/report"));
+  const span = e => e ? {start: e.startTime, end: e.responseEnd} : null;
+  return {dom_content_loaded: nav.domContentLoadedEventEnd ?? null,
+          load: nav.loadEventEnd ?? null,
+          create: span(create), report: span(report)};
+}"""
+
 RESULT = """async () => {
   const r = await window.icewatch.result;
   return JSON.parse(JSON.stringify(r));
@@ -87,9 +101,14 @@ def run(url: str, profile: str, flags: list[str], runs: int, timeout: float) -> 
                     _wait_done(page, timeout)
                     result = page.evaluate(RESULT)
                     done_ms = page.evaluate("window.__iwDoneAt")
-                    out.append({"result": result, "done_ms": done_ms, "error": None})
+                    timing = page.evaluate(TIMING)
+                    out.append(
+                        {"result": result, "done_ms": done_ms, "timing": timing, "error": None}
+                    )
                 except Exception as exc:  # report, keep the browser for the next run
-                    out.append({"result": None, "done_ms": None, "error": str(exc)[:2000]})
+                    out.append(
+                        {"result": None, "done_ms": None, "timing": None, "error": str(exc)[:2000]}
+                    )
         finally:
             ctx.close()
     return {"version": version, "console": console, "runs": out}

@@ -112,7 +112,8 @@ def main() -> None:
     )
     python = f"{platform.python_implementation()} {platform.python_version()}"
     print(f"icewatch {__version__} time to verdict — Chromium {out['version']}, {python}, "
-          f"{len(measured)} runs, {mode}; first run left out: {cold['done_ms']:.0f} ms")  # fmt: skip
+          f"{len(measured)} runs, {mode}; first run left out: "
+          f"{cold['done_ms']:.0f} ms")  # fmt: skip
     print(f"sandbox: client 10.77.1.2 -> icewatch serve 10.77.1.1 (HTTP :8080, STUN/TURN "
           f":3478); every run ended by {', '.join(sorted(ended))}; verdicts: "
           f"{', '.join(sorted(levels))}")  # fmt: skip

@@ -100,7 +100,7 @@ async def test_page_contract_for_tools_driving_it(tmp_path: Path) -> None:
         page = (await client.get("/page.js")).text
         assert "icewatchState" in page
         assert '"done"' in page
-        assert "ns.result = ns.collect(" in page
+        assert "ns.result = ns.collect(options)" in page
         html = (await client.get("/")).text
         for words in ("mDNS", "IPv6", "Local Network", "policy"):
             assert words in html
@@ -161,3 +161,37 @@ async def test_openapi_describes_the_models(tmp_path: Path) -> None:
         assert created["content"]["application/json"]["schema"]["$ref"].endswith("/CreatedSession")
         assert "SessionList" in schemas
         assert "Health" in schemas
+
+
+async def test_cors_is_off_by_default(tmp_path: Path) -> None:
+    async with web_app(tmp_path) as web, web.client() as client:
+        response = await client.post(
+            "/api/v1/sessions", headers={"Origin": "https://shop.example.org"}
+        )
+        assert response.status_code == 201
+        assert "access-control-allow-origin" not in response.headers
+
+
+async def test_cors_for_configured_origins(tmp_path: Path) -> None:
+    origin = "https://shop.example.org"
+    async with web_app(tmp_path, cors_origins=(origin,)) as web, web.client() as client:
+        preflight = await client.options(
+            "/api/v1/sessions/x/report",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == origin
+        created = await client.post("/api/v1/sessions", headers={"Origin": origin})
+        assert created.headers["access-control-allow-origin"] == origin
+        other = await client.post("/api/v1/sessions", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+
+
+def test_api_key_stays_out_of_repr() -> None:
+    from icewatch.web import WebSettings
+
+    assert "operator-secret-key-123" not in repr(WebSettings(api_key="operator-secret-key-123"))

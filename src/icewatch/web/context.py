@@ -42,7 +42,7 @@ class WebSettings:
 
     public_host: str | None = None  # host name put in the STUN/TURN URLs; None: the Host header
     stun_port: int = 3478
-    api_key: str | None = None  # operator API key; None closes the operator endpoints
+    api_key: str | None = field(default=None, repr=False)  # None closes the operator API
     trusted_proxies: tuple[IPNetwork, ...] = ()
     #: Which header a trusted proxy writes: "x-forwarded-for" or "forwarded" (RFC 7239).
     #: Only one is honoured, so a client cannot slip in the other one past the proxy.

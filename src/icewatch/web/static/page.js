@@ -194,7 +194,10 @@
   }
   root.dataset.icewatchState = "running";
   var catalog = catalogPromise();
-  ns.result = ns.collect({});
+  // ?deadline=MS overrides the collector's deadline (100..60000), for experiments.
+  var asked = Number(new URLSearchParams(location.search).get("deadline"));
+  var options = asked >= 100 && asked <= 60000 ? { deadline: asked } : {};
+  ns.result = ns.collect(options);
   ns.result.then(function (doc) {
     return catalog.then(function (cat) {
       render(doc, cat);

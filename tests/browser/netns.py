@@ -13,13 +13,15 @@ The router masquerades IPv4 from 10.77.20.0/24 (NAT44, like a home router) and r
 IPv6 unchanged (like a dual-stack home). Every client namespace has one default route
 per address family (Chromium gathers no host candidate of a family without one).
 
-Namespace names are ``iwb<pid>-<role>`` so parallel runs never collide; interface
+Namespace names are ``iwb<pid>-<role>`` (``iwb<pid>n<k>-<role>`` for a second sandbox in
+the same process) so parallel runs never collide; interface
 names live inside those namespaces, so they can be short and fixed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
@@ -102,13 +104,14 @@ NAT_RULESET = """table ip nat {
 """
 
 
-_OURS = re.compile(rf"^iwb(\d+)-({'|'.join(ROLES)})$")
+_OURS = re.compile(rf"^iwb(\d+)(?:n\d+)?-({'|'.join(ROLES)})$")
+_instances = itertools.count()
 
 
 def remove_stale_namespaces() -> list[str]:
     """Delete sandboxes left by an earlier run of this harness that was killed.
 
-    Only namespaces named ``iwb<pid>-<role>`` whose ``<pid>`` no longer exists; what
+    Only namespaces named ``iwb<pid>[n<k>]-<role>`` whose ``<pid>`` no longer exists; what
     still runs inside them was started by that run, and is ended by PID first.
     """
     removed = []
@@ -124,6 +127,13 @@ def remove_stale_namespaces() -> list[str]:
             _run(["ip", "netns", "del", name])
             removed.append(name)
     return removed
+
+
+def _prefix() -> str:
+    """``iwb<pid>`` for a process's first sandbox, ``iwb<pid>n<k>`` for the next ones
+    (the browser and end-to-end suites may each hold one in the same pytest run)."""
+    k = next(_instances)
+    return f"iwb{os.getpid()}" if k == 0 else f"iwb{os.getpid()}n{k}"
 
 
 class PrerequisiteMissing(RuntimeError):
@@ -222,9 +232,7 @@ class Topology:
         work = workdir or Path(tempfile.mkdtemp(prefix="iwb-"))
         resolv = work / "resolv.conf"
         resolv.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
-        topo = cls(
-            prefix=f"iwb{os.getpid()}", workdir=work, resolv=resolv, owns_workdir=workdir is None
-        )
+        topo = cls(prefix=_prefix(), workdir=work, resolv=resolv, owns_workdir=workdir is None)
         try:
             topo._build()
         except BaseException:

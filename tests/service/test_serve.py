@@ -229,8 +229,8 @@ def test_bad_settings_exit_2_with_one_line(tmp_path: Path, extra: list[str], mes
 
 
 def test_sigterm_during_a_report_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    # The report waits (up to report_wait) for a TURN observation that never comes:
-    # SIGTERM arrives while it is in flight.
+    # The report names a srflx endpoint (127.0.0.1:9) whose Binding never comes, so the
+    # server waits (up to report_wait) for it: SIGTERM arrives while it is in flight.
     served = start(tmp_path, "--report-wait", "2")
     restarted: Served | None = None
     try:
@@ -240,7 +240,7 @@ def test_sigterm_during_a_report_loses_nothing_acknowledged(tmp_path: Path) -> N
         def post() -> None:
             r = httpx.post(
                 f"{served.base}/api/v1/sessions/{created['id']}/report",
-                json=_report(),
+                json=_report(9),
                 headers={"Authorization": f"Bearer {created['token']}"},
                 timeout=15,
             )

@@ -362,3 +362,25 @@ async def test_internal_errors_have_the_shape_and_no_internals(tmp_path: Path) -
             )
         assert_error_shape(response, 500, "internal_error")
         assert "secret" not in response.text
+
+
+async def test_store_failure_is_503_without_internals(tmp_path: Path) -> None:
+    from icewatch.store import StoreError
+
+    async with web_app(tmp_path) as web, web.client() as client:
+        created = await web.create(client)
+
+        async def failing(*args: object, **kwargs: object) -> None:
+            raise StoreError("database /srv/secret/icewatch.db: disk full")
+
+        web.ctx.store.get_session = failing  # type: ignore[method-assign]
+        web.ctx.store.create_session = failing  # type: ignore[method-assign]
+        for response in (
+            await client.get(
+                f"/api/v1/sessions/{created['id']}",
+                headers={"Authorization": f"Bearer {created['token']}"},
+            ),
+            await client.post("/api/v1/sessions"),
+        ):
+            assert_error_shape(response, 503, "unavailable")
+            assert "/srv/secret" not in response.text

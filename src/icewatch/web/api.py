@@ -11,6 +11,7 @@ been seen and at least one TURN request of the session has arrived.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Sequence
 from typing import Annotated, Any
 
@@ -56,12 +57,20 @@ from icewatch.web.render import scored_document, stored_document
 
 __all__ = ["api_router", "report_access"]
 
+log = logging.getLogger("icewatch.web")
+
 _POLL_S = 0.02
 _JSON_TYPES = ("application/json",)
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorBody} for code in (400, 401, 403, 404, 409, 410, 413, 415, 422, 503)
 }
+
+
+def _unavailable(exc: Exception) -> ApiError:
+    """The store failed: the operator reads why in the log; the client learns only that."""
+    log.error("session store failed: %s", exc)
+    return ApiError("unavailable", "session storage is unavailable; try again later")
 
 
 def _no_store(body: Any, status: int = 200) -> JSONResponse:
@@ -88,7 +97,7 @@ async def _stored(ctx: WebContext, session_id: str) -> StoredSession:
     try:
         stored = await ctx.store.get_session(session_id)
     except IcewatchError as exc:
-        raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+        raise _unavailable(exc) from exc
     if stored is None:
         raise ApiError("not_found", "no such session")
     return stored
@@ -226,10 +235,15 @@ def api_router(ctx: WebContext) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["sessions"], responses=_ERRORS)
     settings = ctx.settings
     reporting: set[str] = set()  # sessions whose report is being processed right now
+    public_host = (
+        None
+        if settings.public_host is None
+        else normalise_host(settings.public_host, allow_port=False)
+    )
 
     def url_host(request: Request) -> str:
-        if settings.public_host is not None:
-            return normalise_host(settings.public_host, allow_port=False) or ""
+        if public_host is not None:
+            return public_host
         host = normalise_host(request.headers.get("host", ""))
         if host is None:
             raise ApiError("bad_host", "missing or invalid Host header", field="host")
@@ -267,7 +281,7 @@ def api_router(ctx: WebContext) -> APIRouter:
                 if attempt == 2:
                     raise
             except IcewatchError as exc:
-                raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+                raise _unavailable(exc) from exc
         username, credential = session_turn_credential(ctx.secret, session_id, expires)
         created = CreatedSession(
             id=session_id,
@@ -327,7 +341,7 @@ def api_router(ctx: WebContext) -> APIRouter:
             try:
                 await ctx.store.save_result(evidence, verdict)
             except IcewatchError as exc:
-                raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+                raise _unavailable(exc) from exc
             return _no_store(document)
         finally:
             reporting.discard(session_id)
@@ -371,7 +385,7 @@ def api_router(ctx: WebContext) -> APIRouter:
         except (ValueError, KeyError) as exc:  # the store's answer to a cursor it never made
             raise ApiError("bad_cursor", "invalid cursor", field="cursor") from exc
         except IcewatchError as exc:
-            raise ApiError("unavailable", f"session storage unavailable: {exc}") from exc
+            raise _unavailable(exc) from exc
         listing = SessionList(
             sessions=[_summary(s) for s in page.sessions], next_cursor=page.next_cursor
         )

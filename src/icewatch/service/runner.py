@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import uvicorn
@@ -41,7 +42,8 @@ from icewatch.service.binding import bind_error_message, bind_tcp, url_host
 from icewatch.service.errors import EXIT_OK, StartupError
 from icewatch.service.pump import ObservationPump
 from icewatch.service.settings import Settings
-from icewatch.store import StoreError, open_state, open_store
+from icewatch.store import StoreError, mask_url, open_state, open_store
+from icewatch.store.url import parse_sqlite_url
 from icewatch.web import create_app
 from icewatch.web.context import WebContext, WebSettings
 
@@ -127,7 +129,7 @@ def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
         f"  stun      stun:{url_host(stun_host)}:{stun_port}",
         f"  turn      turn:{url_host(stun_host)}:{stun_port}?transport=udp|tcp "
         "(per-session credentials; never relays)",
-        f"  database  {settings.db}",
+        f"  database  {_where(settings.db)}",
     ]
     if settings.public_host:
         lines.append(f"  browsers are told STUN/TURN is at {settings.public_host}:{stun_port}")
@@ -138,6 +140,17 @@ def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
     lines.append("Stop with Ctrl+C (or SIGTERM): in-flight reports are finished first.")
     out.write("\n".join(lines) + "\n")
     out.flush()
+
+
+def _where(url: str) -> str:
+    """A store URL, with the absolute file it names (``sqlite:///icewatch.db`` is relative)."""
+    try:
+        target = parse_sqlite_url(url)
+    except StoreError:
+        return mask_url(url)
+    if target.in_memory:
+        return url
+    return f"{url} ({Path(target.path).resolve()})"
 
 
 class _Stopper:
@@ -201,6 +214,7 @@ def web_settings(settings: Settings) -> WebSettings:
         session_ttl=settings.session_ttl,
         report_wait=settings.report_wait,
         collector_deadline_ms=settings.collector_deadline_ms,
+        max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
     )
 
@@ -284,11 +298,13 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                 raise StartupError(f"the web app failed to start (code {exc.code})") from None
             if not server.started and not stopper.requested:
                 raise StartupError("the web server did not start")
-            log.info(
-                "stopped accepting; observations: %d recorded, %d dropped",
-                pump.stats.written,
-                pump.stats.dropped,
-            )
+            log.info("HTTP stopped; closing the listener, the state and the store")
+    log.info(
+        "stopped: %d observation(s) recorded, %d dropped (queue full), %d failed",
+        pump.stats.written,
+        pump.stats.dropped,
+        pump.stats.failed,
+    )
     return EXIT_OK
 
 

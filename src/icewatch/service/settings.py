@@ -215,6 +215,12 @@ SETTINGS: tuple[Setting, ...] = (
         "give up on an unanswered server).",
     ),
     setting(
+        "max_body_bytes",
+        Integer(1024, 4 * 1024 * 1024, label="BYTES"),
+        256 * 1024,
+        "Largest request body accepted (a report with its SDP); larger ones get 413.",
+    ),
+    setting(
         "realm",
         Text(max_length=127),
         "icewatch",
@@ -274,6 +280,7 @@ class Settings:
     session_ttl: int = 3600
     report_wait: float = 0.25
     collector_deadline_ms: int = 1500
+    max_body_bytes: int = 256 * 1024
     realm: str = "icewatch"
     observation_queue: int = 10000
     shutdown_timeout: int = 10

@@ -11,6 +11,7 @@ been seen and at least one TURN request of the session has arrived.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Sequence
 from typing import Annotated, Any
@@ -28,7 +29,7 @@ from icewatch.core.evidence import (
     SessionEvidence,
     WebRtcStatus,
 )
-from icewatch.core.ice import Candidate, CandidateType, Transport, parse_ice_line
+from icewatch.core.ice import Candidate, CandidateType, Transport, parse_ice_line, parse_sdp
 from icewatch.core.ports import StoredSession
 from icewatch.core.scoring import signal_catalog
 from icewatch.core.session import (
@@ -104,21 +105,26 @@ async def _stored(ctx: WebContext, session_id: str) -> StoredSession:
 
 
 def _srflx_endpoints(report: PageReport) -> frozenset[tuple[IPAddress, int]]:
-    """The UDP srflx endpoints the page reported: each should match a Binding we saw."""
-    found: set[tuple[IPAddress, int]] = set()
+    """The UDP srflx endpoints the page reported (events and SDP): each should match a
+    Binding request the listener received."""
+    candidates: list[Candidate] = []
     for reported in report.candidates:
         try:
             parsed = parse_ice_line(reported.candidate)
         except ParseError:
             continue
-        if (
-            isinstance(parsed, Candidate)
-            and parsed.type is CandidateType.SRFLX
-            and parsed.transport is Transport.UDP
-            and not isinstance(parsed.address, str)
-        ):
-            found.add((normalize_ip(parsed.address.ip), parsed.port))
-    return frozenset(found)
+        if isinstance(parsed, Candidate):
+            candidates.append(parsed)
+    if report.sdp:
+        with contextlib.suppress(ParseError):  # a broken SDP is the core's finding
+            candidates.extend(parse_sdp(report.sdp).all_candidates())
+    return frozenset(
+        (normalize_ip(c.address.ip), c.port)
+        for c in candidates
+        if c.type is CandidateType.SRFLX
+        and c.transport is Transport.UDP
+        and not isinstance(c.address, str)
+    )
 
 
 def _turn_expected(report: PageReport) -> bool:

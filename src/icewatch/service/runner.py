@@ -39,7 +39,7 @@ from icewatch import __version__
 from icewatch.core.stun.server import ServerConfig
 from icewatch.listener import start_listener
 from icewatch.service.binding import bind_error_message, bind_tcp, url_host
-from icewatch.service.errors import EXIT_OK, StartupError
+from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
 from icewatch.service.pump import ObservationPump
 from icewatch.service.settings import Settings
 from icewatch.store import StoreError, mask_url, open_state, open_store
@@ -265,16 +265,19 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
 
             stack.push_async_callback(close_listener)
 
-            context = WebContext(
-                store=store,
-                state=state,
-                secret=secret,
-                clock=time.time,
-                random_bytes=secrets.token_bytes,
-                listener_ready=lambda: listening[0],
-                settings=web_settings(settings),
-            )
-            app = create_app(context)
+            try:
+                context = WebContext(
+                    store=store,
+                    state=state,
+                    secret=secret,
+                    clock=time.time,
+                    random_bytes=secrets.token_bytes,
+                    listener_ready=lambda: listening[0],
+                    settings=web_settings(settings),
+                )
+                app = create_app(context)
+            except (ValueError, TypeError) as exc:  # a value the web adapter refuses
+                raise StartupError(f"invalid web settings: {exc}", EXIT_CONFIG) from None
             config = uvicorn.Config(
                 app,
                 loop="none",

@@ -46,16 +46,16 @@ class Context:
         self.limits = limits
         self.stats = stats
         self.connections: set[TcpProtocol] = set()
-        self._ips: dict[str, IPAddress] = {}
+        self.ips: dict[str, IPAddress] = {}  # source text → address (see ip())
         self._errors_logged = 0
 
     def ip(self, host: str) -> IPAddress:
         """The source address of a socket peer, parsed once per distinct text."""
-        ip = self._ips.get(host)
+        ip = self.ips.get(host)
         if ip is None:
-            if len(self._ips) >= _IP_CACHE_MAX:
-                self._ips.clear()
-            ip = self._ips[host] = parse_ip(host).ip  # unwraps ::ffff:a.b.c.d, drops %zone
+            if len(self.ips) >= _IP_CACHE_MAX:
+                self.ips.clear()
+            ip = self.ips[host] = parse_ip(host).ip  # unwraps ::ffff:a.b.c.d, drops %zone
         return ip
 
     def handle(self, request: StunRequest) -> StunResult | None:
@@ -106,7 +106,6 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self.local_port: int | None = None
         self._max = ctx.limits.max_datagram
         self._backlog = ctx.limits.udp_write_backlog
-        self._send: Callable[[bytes, Any], None] = self._no_socket
         self._sock_sendto: Callable[[bytes, Any], int] | None = None
         self._buffered: Callable[[], int] = lambda: 0
 
@@ -114,37 +113,50 @@ class UdpProtocol(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
         # Both loops have it; typeshed's DatagramTransport does not declare it.
         self._buffered = transport.get_write_buffer_size  # type: ignore[attr-defined]
-        self._send = self._transport_send
         self.local_ip, self.local_port = _local(transport.get_extra_info("sockname"))
 
     def attach_socket(self, sock: socket.socket) -> None:
         """Send replies straight on ``sock`` (non-blocking): a full buffer drops the reply."""
         self._sock_sendto = sock.sendto
-        self._send = self._socket_send
         self.local_ip, self.local_port = _local(sock.getsockname())
 
     def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        # The hot path of a flood: everything inline, one call into the core.
         ctx = self.ctx
         stats = ctx.stats
         stats.datagrams += 1
         if len(data) > self._max:
             stats.drops["oversize"] += 1
             return
-        try:
-            ip = ctx.ip(addr[0])
-        except ParseError:  # not an IP peer (cannot happen on an AF_INET/AF_INET6 socket)
-            stats.drops["internal-error"] += 1
-            return
+        ip = ctx.ips.get(addr[0])
+        if ip is None:
+            try:
+                ip = ctx.ip(addr[0])
+            except ParseError:  # not an IP peer (cannot happen on an AF_INET(6) socket)
+                stats.drops["internal-error"] += 1
+                return
         request = StunRequest(data, ip, addr[1], "udp", ctx.clock(), self.local_ip, self.local_port)
-        result = ctx.handle(request)
-        if result is None:
+        try:
+            result = handle_request(request, ctx.cfg)
+        except Exception:  # a bug, not input: count it, keep serving
+            stats.drops["internal-error"] += 1
+            ctx.log_error("STUN handler failed")
             return
         reply = result.reply
-        if reply is not None:
-            stats.replies[result.reply_kind or "reply"] += 1
-            self._send(reply, addr)
-        else:
+        if reply is None:
             stats.drops[result.drop or "dropped"] += 1
+        else:
+            stats.replies[result.reply_kind or "reply"] += 1
+            sendto = self._sock_sendto
+            if sendto is None:
+                self._transport_send(reply, addr)
+            else:
+                try:
+                    sendto(reply, addr)
+                except BlockingIOError:  # the socket buffer is full: never wait, drop it
+                    stats.reply_drops += 1
+                except OSError:
+                    stats.send_errors += 1
         if result.observation is not None:
             ctx.emit(result.observation)
 
@@ -152,22 +164,11 @@ class UdpProtocol(asyncio.DatagramProtocol):
         # ICMP port unreachable for a reply, and the like: the peer's problem, counted.
         self.ctx.stats.send_errors += 1
 
-    def _socket_send(self, reply: bytes, addr: Any) -> None:
-        try:
-            self._sock_sendto(reply, addr)  # type: ignore[misc]
-        except BlockingIOError:  # the socket buffer is full: never wait, drop the reply
-            self.ctx.stats.reply_drops += 1
-        except OSError:
-            self.ctx.stats.send_errors += 1
-
     def _transport_send(self, reply: bytes, addr: Any) -> None:
         if self.transport is None or self._buffered() > self._backlog:
             self.ctx.stats.reply_drops += 1
         else:
             self.transport.sendto(reply, addr)
-
-    def _no_socket(self, reply: bytes, addr: Any) -> None:
-        self.ctx.stats.reply_drops += 1
 
 
 class UdpReader:

@@ -44,8 +44,10 @@ from __future__ import annotations
 
 import struct
 import zlib
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any, NamedTuple
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.errors import StunParseError
@@ -143,9 +145,12 @@ class ServerConfig:
         return turn_rest_password(self._turn_key, username)
 
 
-@dataclass(frozen=True, slots=True)
-class StunRequest:
-    """One datagram or TCP frame as it arrived (the adapter fills it in)."""
+class StunRequest(NamedTuple):
+    """One datagram or TCP frame as it arrived (the adapter fills it in).
+
+    Immutable like the frozen dataclasses elsewhere, but a ``NamedTuple``: one is built
+    for every datagram, and that costs a third of a frozen dataclass's ``__init__``.
+    """
 
     data: bytes
     ip: IPAddress  # the source, IPv4-mapped addresses already unwrapped
@@ -156,12 +161,11 @@ class StunRequest:
     local_port: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class StunResult:
+class StunResult(NamedTuple):
     """What to do with a request: exactly one of ``reply`` and ``drop`` is set.
 
     ``reply_kind`` names the reply for counters (``"binding-success"``,
-    ``"allocate-401"``…).
+    ``"allocate-401"``…). A ``NamedTuple`` for the reason given in :class:`StunRequest`.
     """
 
     reply: bytes | None = None
@@ -329,8 +333,7 @@ def _observation(
     integrity: Integrity | None = None,
     session_id: str | None = None,
 ) -> Observation:
-    # Positional: this runs for every Binding, and keyword construction costs twice as much.
-    return Observation(
+    return _new_observation(
         source,
         kind,
         req.ip,
@@ -345,6 +348,44 @@ def _observation(
         req.local_ip,
         req.local_port,
     )
+
+
+_OBSERVATION_FIELDS = (
+    "source", "kind", "ip", "port", "transport", "at", "transaction_id", "session_id",
+    "username", "software", "integrity", "local_ip", "local_port",
+)  # fmt: skip
+
+
+def _observation_constructor() -> Callable[..., Observation]:
+    """``Observation(*13 values)``, twice as fast as the frozen dataclass's ``__init__``.
+
+    That ``__init__`` goes through ``object.__setattr__`` for each field; setting each
+    slot descriptor once on a fresh instance (as ``decode_message`` does for
+    :class:`StunMessage`) builds the same value. An observation is made for every
+    Binding, so this is on the hot path of a flood. If :class:`Observation` ever gains a
+    field or a ``__post_init__``, the class itself is used instead.
+    """
+    names = tuple(f.name for f in fields(Observation))
+    if names != _OBSERVATION_FIELDS or hasattr(Observation, "__post_init__"):
+        return Observation
+    new = object.__new__
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12 = (
+        getattr(Observation, name).__set__ for name in names
+    )
+
+    def construct(
+        a: Any, b: Any, c: Any, d: Any, e: Any, f: Any, g: Any,
+        h: Any, i: Any, j: Any, k: Any, m: Any, n: Any,
+    ) -> Observation:  # fmt: skip
+        obs: Observation = new(Observation)
+        s0(obs, a), s1(obs, b), s2(obs, c), s3(obs, d), s4(obs, e), s5(obs, f), s6(obs, g)
+        s7(obs, h), s8(obs, i), s9(obs, j), s10(obs, k), s11(obs, m), s12(obs, n)
+        return obs
+
+    return construct
+
+
+_new_observation = _observation_constructor()
 
 
 def _software(msg: StunMessage) -> str | None:

@@ -668,3 +668,28 @@ def test_arbitrary_credentials_never_authenticate(
     result = answer(data)
     if result.observation is not None:
         assert result.observation.session_id is None
+
+
+def test_fast_observation_equals_the_dataclass() -> None:
+    from icewatch.core.evidence import Observation
+    from icewatch.core.stun.server import _new_observation
+
+    values = (
+        ObservationSource.TURN,
+        StunKind.ALLOCATE_AUTHENTICATED,
+        V6,
+        5,
+        "tcp",
+        NOW,
+        TID.hex(),
+        SESSION,
+        "u",
+        "sw",
+        "valid",
+        V4,
+        3478,
+    )
+    fast = _new_observation(*values)
+    assert fast == Observation(*values)
+    assert fast.as_dict() == Observation(*values).as_dict()
+    assert hash(fast) == hash(Observation(*values))

@@ -406,6 +406,15 @@ def main() -> None:
     print()
     for line in table(rows, coturn):
         print(line)
+    best = max((max(r.rates) for r in rows if r.server == "coturn"), default=0)
+    if best:
+        print()
+        for r in rows:
+            if r.server != "coturn":
+                print(
+                    f"{r.server}: median {r.responses_per_s:,.0f}/s = "
+                    f"{r.responses_per_s / best:.2f}x coturn's best round ({best:,}/s)"
+                )
     for key, stats in server_stats.items():
         print(f"\n{labels[key]} listener counters (last round): {json.dumps(stats)}")
     if args.json:

@@ -79,7 +79,14 @@ def _wait_done(page: Any, timeout: float) -> None:
         page.wait_for_timeout(10)
 
 
-def run(url: str, profile: str, flags: list[str], runs: int, timeout: float) -> dict[str, Any]:
+def run(
+    url: str,
+    profile: str,
+    flags: list[str],
+    runs: int,
+    timeout: float,
+    screenshot: str | None = None,
+) -> dict[str, Any]:
     console: list[str] = []
     out: list[dict[str, Any]] = []
     with sync_playwright() as p:
@@ -109,6 +116,9 @@ def run(url: str, profile: str, flags: list[str], runs: int, timeout: float) -> 
                     out.append(
                         {"result": None, "done_ms": None, "timing": None, "error": str(exc)[:2000]}
                     )
+            if screenshot:
+                page.set_viewport_size({"width": 1280, "height": 900})
+                page.screenshot(path=screenshot, full_page=True)
         finally:
             ctx.close()
     return {"version": version, "console": console, "runs": out}
@@ -120,9 +130,10 @@ def main() -> None:
     ap.add_argument("--profile", required=True)
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=20.0)
+    ap.add_argument("--screenshot", help="save a full-page PNG of the last run here")
     ap.add_argument("flags", nargs="*")
     args = ap.parse_args()
-    out = run(args.url, args.profile, args.flags, args.runs, args.timeout)
+    out = run(args.url, args.profile, args.flags, args.runs, args.timeout, args.screenshot)
     sys.stdout.write(json.dumps(out) + "\n")
 
 

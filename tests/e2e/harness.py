@@ -184,12 +184,14 @@ class E2E:
         runs: int = 1,
         timeout: float = 30,
         url: str = PAGE_URL,
+        screenshot: Path | None = None,
     ) -> dict[str, Any]:
         """Load the page ``runs`` times in one Chromium; the driver's raw output."""
         profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=self.work))
+        shot = ["--screenshot", str(screenshot)] if screenshot else []
         argv = [sys.executable, "-m", "tests.e2e.drive_chromium", "--url", url,
                 "--profile", str(profile / "profile"), "--runs", str(runs),
-                "--timeout", "15", "--", *flags]  # fmt: skip
+                "--timeout", "15", *shot, "--", *flags]  # fmt: skip
         errlog = (profile / "driver.log").open("wb")
         proc = self.topo.run_in(role, argv, env=_clean_env(profile), stderr=errlog)
         try:
@@ -208,11 +210,16 @@ class E2E:
         return out
 
     def chromium(
-        self, flags: Sequence[str] = (), *, role: str = CLIENT, url: str = PAGE_URL
+        self,
+        flags: Sequence[str] = (),
+        *,
+        role: str = CLIENT,
+        url: str = PAGE_URL,
+        screenshot: Path | None = None,
     ) -> Visit:
         offset = self._proxy_offset()
         t0 = time.monotonic()
-        out = self.chromium_runs(flags, role=role, url=url)
+        out = self.chromium_runs(flags, role=role, url=url, screenshot=screenshot)
         elapsed = time.monotonic() - t0
         run = out["runs"][0]
         if run["error"] is not None:

@@ -10,6 +10,7 @@ Run with ``pytest -m browser tests/e2e`` (root, chromium, firefox-esr).
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,10 +41,19 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 POLICY = "--webrtc-ip-handling-policy=disable_non_proxied_udp"
 MISMATCH = "ip.webrtc_http_mismatch"
+#: Screenshots of the leak-test page, made by the run for people to review.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS.mkdir(exist_ok=True)
+SHOTS = {
+    "chromium-direct": ARTIFACTS / "leak-test-chromium-direct.png",
+    "chromium-nat-proxy": ARTIFACTS / "leak-test-chromium-nat-proxy.png",
+}
 
 SCENARIOS: dict[str, Callable[[E2E], Visit]] = {
-    "chromium-direct": lambda e: e.chromium(role=CLIENT),
-    "chromium-nat-proxy": lambda e: e.chromium([PROXY_FLAG], role=NAT_CLIENT),
+    "chromium-direct": lambda e: e.chromium(role=CLIENT, screenshot=SHOTS["chromium-direct"]),
+    "chromium-nat-proxy": lambda e: e.chromium(
+        [PROXY_FLAG], role=NAT_CLIENT, screenshot=SHOTS["chromium-nat-proxy"]
+    ),
     "chromium-nat-proxy-policy": lambda e: e.chromium([PROXY_FLAG, POLICY], role=NAT_CLIENT),
     "chromium-nomdns": lambda e: e.chromium([NO_MDNS], role=CLIENT),
     "chromium-ipv6": lambda e: e.chromium(role=NAT_CLIENT, url=PAGE_URL_V6),
@@ -234,6 +244,14 @@ def test_the_proxy_forwarded_nothing_outside_the_sandbox(visits: Visits) -> None
     for e in entries:
         if not in_sandbox(e["target"]):
             assert e["status"] == 403, e
+
+
+@pytest.mark.parametrize("key", sorted(SHOTS))
+def test_the_page_was_photographed_for_review(visits: Visits, key: str) -> None:
+    visits[key]
+    png = SHOTS[key].read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(png) > 20_000  # a rendered page, not a blank one
 
 
 def test_zz_egress_guards_dropped_nothing(sandbox: E2E, visits: Visits) -> None:

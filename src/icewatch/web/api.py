@@ -343,6 +343,8 @@ def api_router(ctx: WebContext) -> APIRouter:
                 reported_at=now,
                 observations=observations,
             )
+            for enrich in ctx.enrichers:
+                evidence = await enrich(evidence)
             document, verdict = scored_document(evidence, settings.weights)
             try:
                 await ctx.store.save_result(evidence, verdict)

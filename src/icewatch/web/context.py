@@ -8,10 +8,11 @@ service decides where settings come from (one settings table: flags, env, config
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from icewatch.core.addr import IPNetwork
+from icewatch.core.evidence import SessionEvidence
 from icewatch.core.ports import CorrelationState, SessionStore
 from icewatch.core.scoring import validate_weights
 from icewatch.web.host import normalise_host
@@ -104,6 +105,9 @@ def parse_public_host(text: str) -> str:
     return host
 
 
+Enricher = Callable[[SessionEvidence], Awaitable[SessionEvidence]]
+
+
 @dataclass(frozen=True, slots=True)
 class WebContext:
     """The app's dependencies: ports, the server secret, settings, clock and randomness."""
@@ -115,6 +119,10 @@ class WebContext:
     random_bytes: Callable[[int], bytes]  # secrets.token_bytes
     listener_ready: Callable[[], bool]  # the STUN/TURN listener is bound and answering
     settings: WebSettings = field(default_factory=WebSettings)
+    #: Derived evidence added before scoring, by adapters the service wires in (IP
+    #: intelligence, user-agent parsing…): each takes the session's evidence and returns
+    #: it with its own part filled in, so the verdict stays a pure function of evidence.
+    enrichers: tuple[Enricher, ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:

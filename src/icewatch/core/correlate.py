@@ -286,6 +286,9 @@ class Correlation:
     matched: tuple[ReportedEntry, ...]  # srflx endpoints the server saw
     findings: tuple[EndpointFinding, ...]
     reported_at: float | None = None
+    #: The evidence this was computed from, for rules that read parts of it directly
+    #: (enrichments such as IP intelligence or the parsed user agent).
+    evidence: SessionEvidence | None = None
 
     @property
     def any_candidate(self) -> bool:
@@ -510,4 +513,5 @@ def correlate(evidence: SessionEvidence) -> Correlation:
         matched=matched,
         findings=findings,
         reported_at=evidence.reported_at,
+        evidence=evidence,
     )

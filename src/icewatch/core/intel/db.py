@@ -1,0 +1,198 @@
+"""The compiled lookup: one address in, every source's answer out, with provenance."""
+
+from __future__ import annotations
+
+import ipaddress
+from bisect import bisect_right
+from collections.abc import Sequence
+
+from icewatch.core.addr import parse_ip
+from icewatch.core.intel.build import NONE, FamilyTables, Tables, build_tables
+from icewatch.core.intel.model import (
+    EMPTY_RESULT,
+    KIND_CODES,
+    IntelHit,
+    IntelResult,
+    Kind,
+    Provenance,
+    SourceInfo,
+)
+from icewatch.core.intel.source import ParsedSource, format_range
+
+__all__ = ["IntelDB"]
+
+_V4_MAPPED = 0xFFFF
+
+
+class IntelDB:
+    """IP intelligence for IPv4 and IPv6, compiled from any number of sources.
+
+    Build one with :meth:`from_sources` (in memory), :func:`load_compiled` (from the
+    compiled file) or :meth:`empty` (no data: every lookup answers nothing). Immutable
+    after construction; safe to share between threads.
+    """
+
+    __slots__ = (
+        "_al",
+        "_asn_rec_cache",
+        "_extras",
+        "_kinds",
+        "_rec_asn",
+        "_rec_extra",
+        "_rec_kind",
+        "_rec_org",
+        "_rec_provider",
+        "_src_name",
+        "_src_version",
+        "_strings",
+        "_t",
+        "_v4",
+        "_v6",
+    )
+
+    def __init__(self, tables: Tables) -> None:
+        self._t = tables
+        self._v4 = tables.v4
+        self._v6 = tables.v6
+        self._strings = tables.strings
+        self._extras = tables.extras
+        self._rec_kind = tables.rec_kind
+        self._rec_provider = tables.rec_provider
+        self._rec_asn = tables.rec_asn
+        self._rec_org = tables.rec_org
+        self._rec_extra = tables.rec_extra
+        self._kinds: tuple[Kind | None, ...] = tuple(
+            KIND_CODES[i] if i < len(KIND_CODES) else None for i in range(256)
+        )
+        self._src_name = tuple(s.name for s in tables.sources)
+        self._src_version = tuple(s.version for s in tables.sources)
+        al: dict[int, list[tuple[int, int]]] = {}
+        for asn, src, rec in zip(tables.al_asn, tables.al_src, tables.al_rec, strict=True):
+            al.setdefault(asn, []).append((src, rec))
+        self._al = {asn: tuple(v) for asn, v in al.items()}
+        self._asn_rec_cache: dict[int, tuple[int | None, str | None]] = {}
+
+    # --- construction ------------------------------------------------------------------
+
+    @classmethod
+    def from_sources(cls, sources: Sequence[ParsedSource], *, built: str = "") -> IntelDB:
+        """Compile parsed sources in memory (earlier sources first in results)."""
+        return cls(build_tables(sources, built=built))
+
+    @classmethod
+    def empty(cls) -> IntelDB:
+        """No data: every lookup returns an empty :class:`IntelResult`."""
+        return cls(build_tables(()))
+
+    # --- metadata ----------------------------------------------------------------------
+
+    @property
+    def sources(self) -> tuple[SourceInfo, ...]:
+        return self._t.sources
+
+    @property
+    def built(self) -> str:
+        """The build stamp the compiler was given (e.g. an ISO date), or ``""``."""
+        return self._t.built
+
+    @property
+    def tables(self) -> Tables:
+        return self._t
+
+    def is_empty(self) -> bool:
+        return not self._t.sources
+
+    def has_asn_data(self) -> bool:
+        return any(s.role == "asn_table" for s in self._t.sources)
+
+    def __repr__(self) -> str:
+        return (
+            f"IntelDB(sources={len(self._t.sources)}, segments_v4={len(self._v4.starts)}, "
+            f"segments_v6={len(self._v6.starts)})"
+        )
+
+    # --- lookup ------------------------------------------------------------------------
+
+    def lookup(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address | str) -> IntelResult:
+        """Everything known about ``ip`` (IPv4-mapped IPv6 addresses are looked up as IPv4).
+
+        A string is parsed with :func:`icewatch.core.addr.parse_ip` (which raises
+        :class:`~icewatch.core.errors.AddressParseError` for a non-address).
+        """
+        if isinstance(ip, str):
+            ip = parse_ip(ip).ip
+        n = int(ip)
+        if ip.version == 4:
+            return self.lookup_v4(n)
+        if n >> 32 == _V4_MAPPED:
+            return self.lookup_v4(n & 0xFFFFFFFF)
+        return self.lookup_v6(n)
+
+    def lookup_v4(self, n: int) -> IntelResult:
+        """Lookup of the IPv4 address with integer value ``n`` (0 ≤ n < 2³²)."""
+        t = self._v4
+        i = bisect_right(t.starts, n) - 1
+        a = t.seg_asn[i]
+        c = t.seg_combo[i]
+        if c == 0 and a == 0:
+            return EMPTY_RESULT
+        return self._result(t, a, c)
+
+    def lookup_v6(self, n: int) -> IntelResult:
+        """Lookup of the IPv6 address with integer value ``n`` (no IPv4-mapped unwrapping)."""
+        t = self._v6
+        i = bisect_right(t.starts, n) - 1
+        a = t.seg_asn[i]
+        c = t.seg_combo[i]
+        if c == 0 and a == 0:
+            return EMPTY_RESULT
+        return self._result(t, a, c)
+
+    def _asn_org(self, rec: int) -> tuple[int | None, str | None]:
+        asn = self._rec_asn[rec]
+        org = self._rec_org[rec]
+        return (None if asn == NONE else asn), (self._strings[org] if org else None)
+
+    def _hit(self, rec: int, prov: Provenance) -> IntelHit:
+        kind = self._kinds[self._rec_kind[rec]]
+        asn, org = self._asn_org(rec)
+        return IntelHit(
+            kind if kind is not None else Kind.HOSTING,
+            self._strings[self._rec_provider[rec]],
+            asn,
+            org,
+            prov,
+            self._extras[self._rec_extra[rec]],
+        )
+
+    def _result(self, t: FamilyTables, a: int, c: int) -> IntelResult:
+        hits: list[IntelHit] = []
+        asn: int | None = None
+        org: str | None = None
+        asn_prov: Provenance | None = None
+        if c:
+            for k in range(t.combo_off[c], t.combo_off[c + 1]):
+                e = t.combo_items[k]
+                src = t.ent_src[e]
+                prov = Provenance(
+                    self._src_name[src],
+                    self._src_version[src],
+                    format_range(t.version, t.ent_first[e], t.ent_last[e]),
+                )
+                hits.append(self._hit(t.ent_rec[e], prov))
+        if a:
+            a -= 1
+            rec = t.ent_rec[a]
+            asn, org = self._asn_org(rec)
+            src = t.ent_src[a]
+            prefix = format_range(t.version, t.ent_first[a], t.ent_last[a])
+            asn_prov = Provenance(self._src_name[src], self._src_version[src], prefix)
+            if asn is not None:
+                listed = self._al.get(asn)
+                if listed:
+                    for lsrc, lrec in listed:
+                        prov = Provenance(
+                            self._src_name[lsrc], self._src_version[lsrc], prefix, asn
+                        )
+                        hits.append(self._hit(lrec, prov))
+        return IntelResult(tuple(hits), asn, org, asn_prov)

@@ -18,7 +18,7 @@ import click
 
 from icewatch.service.errors import EXIT_CONFIG
 from icewatch.service.settings import SETTINGS, Setting, Settings, SettingsError, load_settings
-from icewatch.service.types import Boolean
+from icewatch.service.types import Boolean, KeyValueList
 
 __all__ = ["config", "serve"]
 
@@ -43,6 +43,10 @@ def setting_options(func: F) -> F:
         if isinstance(s.type, Boolean):
             negative = "--no-" + s.flag.removeprefix("--")
             option = click.option(f"{s.flag}/{negative}", s.name, default=None, help=_help(s))
+        elif isinstance(s.type, KeyValueList):  # repeatable: --list a=1 --list b=2
+            option = click.option(
+                s.flag, s.name, multiple=True, metavar=s.type.label, help=_help(s) + " (repeatable)"
+            )
         else:
             option = click.option(s.flag, s.name, default=None, metavar=s.type.label, help=_help(s))
         func = option(func)
@@ -55,6 +59,8 @@ def _as_text(values: dict[str, Any]) -> dict[str, str | None]:
     for name, value in values.items():
         if isinstance(value, bool):
             out[name] = "true" if value else "false"
+        elif isinstance(value, tuple):  # a repeatable option: () when not given
+            out[name] = "\n".join(value) if value else None
         else:
             out[name] = value
     return out

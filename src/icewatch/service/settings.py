@@ -25,11 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from icewatch.core.addr import IPNetwork
+from icewatch.intel.sources import DEFAULT_SOURCES
 from icewatch.service.types import (
     Boolean,
     Choice,
     Host,
     Integer,
+    KeyValueList,
     NetworkList,
     OriginList,
     PathValue,
@@ -53,6 +55,8 @@ __all__ = [
 ENV_PREFIX = "ICEWATCH_"
 MAX_CONFIG_BYTES = 1 << 20
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: ``--list KIND=PATH`` kinds (docs/ip-intelligence.md).
+INTEL_LIST_KINDS = ("datacenter", "vpn", "tor", "relay_service", "allow")
 
 
 class Source(StrEnum):
@@ -97,6 +101,7 @@ def setting(
     key: bool = True,
     secret: bool = False,
     default_doc: str | None = None,
+    flag_name: str | None = None,
 ) -> Setting:
     """A row with the conventional spellings: ``--stun-port``, ``ICEWATCH_STUN_PORT``,
     config key ``stun_port``."""
@@ -106,7 +111,7 @@ def setting(
         default=default,
         help=help_,
         env=ENV_PREFIX + name.upper() if env else None,
-        flag="--" + name.replace("_", "-") if flag else None,
+        flag=("--" + (flag_name or name.replace("_", "-"))) if flag else None,
         key=name if key else None,
         secret=secret,
         default_doc=default_doc,
@@ -246,6 +251,41 @@ SETTINGS: tuple[Setting, ...] = (
         "Logging level: " + ", ".join(LOG_LEVELS),
     ),
     setting("access_log", Boolean(), False, "Log every HTTP request (at level info)."),
+    setting(
+        "data_dir",
+        PathValue(label="DIR"),
+        None,
+        "Directory of the IP-intelligence data: `icewatch data update` writes the compiled "
+        "file and the sources' last good copies there, and the server reads it on start. "
+        "Without compiled data the embedded default is used (see docs/ip-intelligence.md).",
+        default_doc="`$XDG_DATA_HOME/icewatch`, else `~/.local/share/icewatch`",
+    ),
+    setting(
+        "lists",
+        KeyValueList(INTEL_LIST_KINDS, label="KIND=PATH"),
+        (),
+        "Operator lists of networks, plain text, one CIDR or address a line (`#` comments): "
+        "`KIND=PATH` with KIND among " + ", ".join(INTEL_LIST_KINDS) + ". Repeat the flag "
+        "for several; `allow` lists win over every other source. Read on start and on "
+        "SIGHUP; a missing or malformed file stops the start.",
+        flag_name="list",
+    ),
+    setting(
+        "data_sources",
+        KeyValueList(DEFAULT_SOURCES, value="url", label="NAME[=URL]", bare_keys=True),
+        (),
+        "The sources `icewatch data update` fetches: names from docs/ip-intelligence.md, "
+        "each optionally `NAME=URL` to fetch it from another URL (a mirror, or Azure's "
+        "dated file). Empty means every source from its official URL.",
+        default_doc="every source, official URLs",
+    ),
+    setting(
+        "data_stale_days",
+        Integer(1, 3650, label="DAYS"),
+        7,
+        "Age in days after which `icewatch data status` and the server warn that a source "
+        "is stale.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -286,6 +326,10 @@ class Settings:
     shutdown_timeout: int = 10
     log_level: str = "info"
     access_log: bool = False
+    data_dir: Path | None = None
+    lists: tuple[str, ...] = ()
+    data_sources: tuple[str, ...] = ()
+    data_stale_days: int = 7
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property

@@ -23,6 +23,7 @@ __all__ = [
     "Choice",
     "Host",
     "Integer",
+    "KeyValueList",
     "NetworkList",
     "OriginList",
     "PathValue",
@@ -311,3 +312,50 @@ class OriginList(_List):
         if m.group(3) and not 1 <= int(m.group(3)[1:]) <= 65535:
             raise ValueError(f"origin port out of range: {_short(text)}")
         return text.lower()
+
+
+class KeyValueList(_List):
+    """``KEY=VALUE`` entries (a repeatable flag, a TOML array, or comma-separated text):
+    each ``KEY`` one of ``keys``; the value a file path (``value="path"``) or an http(s)
+    URL (``value="url"``), required or, with ``bare_keys``, optional (``KEY`` alone)."""
+
+    def __init__(
+        self,
+        keys: Sequence[str],
+        *,
+        value: str = "path",
+        label: str = "KEY=VALUE",
+        bare_keys: bool = False,
+        max_entries: int = 256,
+    ) -> None:
+        self.keys = tuple(keys)
+        self.value = value
+        self.label = label
+        self.bare_keys = bare_keys
+        self.max_entries = max_entries
+
+    def from_text(self, text: str) -> tuple[Any, ...]:
+        parts = [p.strip() for p in re.split(r"[,\n]", text)]
+        return self._items([p for p in parts if p])
+
+    def _items(self, parts: Sequence[str]) -> tuple[Any, ...]:
+        if len(parts) > self.max_entries:
+            raise ValueError(f"more than {self.max_entries} entries")
+        return tuple(self.item(p) for p in parts)
+
+    def item(self, text: str) -> str:
+        key, sep, value = text.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if key not in self.keys:
+            raise ValueError(f"{_short(key)} is not one of {', '.join(self.keys)}: {_short(text)}")
+        if not sep and self.bare_keys:
+            return key
+        if not value:
+            raise ValueError(f"expected {self.label}: {_short(text)}")
+        if self.value == "url":
+            if not re.match(r"^https?://[^\s/]+", value):
+                raise ValueError(f"not an http(s) URL: {_short(value)}")
+            return f"{key}={value}"
+        if not value.isprintable():
+            raise ValueError(f"contains control characters: {_short(value)}")
+        return f"{key}={Path(value).expanduser()}"

@@ -15,6 +15,7 @@ import pytest
 from icewatch.core.errors import ParseError
 from icewatch.core.ports import SessionStore
 from icewatch.store import StoreError, open_store
+from icewatch.store.schema import MIGRATIONS
 from icewatch.store.sqlite import MAX_PAGE, SqliteStore, decode_cursor, encode_cursor
 
 from .samples import full_session, new_session, verdict
@@ -327,7 +328,7 @@ def test_wal_mode_full_sync_and_private_file(tmp_path: Path) -> None:
     run(scenario)
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
-        assert conn.execute("PRAGMA user_version").fetchone() == (1,)
+        assert conn.execute("PRAGMA user_version").fetchone() == (MIGRATIONS[-1].version,)
     assert db.stat().st_mode & 0o777 == 0o600
 
 
@@ -336,7 +337,7 @@ def test_repr_and_url(tmp_path: Path) -> None:
         store = await opened(tmp_path / "db.sqlite")
         assert isinstance(store, SqliteStore)
         assert repr(store) == f"<SqliteStore sqlite:///{tmp_path}/db.sqlite>"
-        assert store.schema_version == 1
+        assert store.schema_version == MIGRATIONS[-1].version
         await store.close()
 
     run(scenario)

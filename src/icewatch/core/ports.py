@@ -11,15 +11,23 @@ the core and are chosen by the composition root in ``icewatch.service``).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.evidence import Observation, SessionEvidence
+from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.verdict import Verdict
 
-__all__ = ["CorrelationState", "SessionPage", "SessionStore", "StoredSession"]
+__all__ = [
+    "CorrelationState",
+    "Rescored",
+    "SessionBatch",
+    "SessionPage",
+    "SessionStore",
+    "StoredSession",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +38,8 @@ class StoredSession:
     evidence: SessionEvidence
     expires_at: float
     verdict: Verdict | None = None
+    #: The stored network fingerprint id (``None`` before the report, or not computed yet).
+    fingerprint: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,12 +50,54 @@ class SessionPage:
     next_cursor: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionBatch:
+    """One batch of :meth:`SessionStore.iter_sessions`: the sessions that read back, and
+    ``(id, reason)`` of those that did not (skipped, never fatal to the iteration)."""
+
+    sessions: tuple[StoredSession, ...]
+    unreadable: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rescored:
+    """A session's recomputed verdict and fingerprint, for :meth:`SessionStore.save_verdicts`."""
+
+    session_id: str
+    verdict: Verdict
+    fingerprint: NetworkFingerprint | None = None
+
+
 class SessionStore(Protocol):
     async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
         """Store a new session (raise ``KeyError`` if the id exists)."""
 
-    async def save_result(self, evidence: SessionEvidence, verdict: Verdict) -> None:
-        """Replace a session's evidence (report, observations) and verdict."""
+    async def save_result(
+        self,
+        evidence: SessionEvidence,
+        verdict: Verdict,
+        fingerprint: NetworkFingerprint | None = None,
+    ) -> None:
+        """Replace a session's evidence (report, observations), verdict and network
+        fingerprint (counted in the population statistics at once)."""
+
+    async def fingerprint_stats(self, fingerprint: NetworkFingerprint) -> Population:
+        """How many stored sessions have a fingerprint, how many have this one, and how
+        many have each of its component values."""
+
+    def iter_sessions(
+        self, *, batch: int = 500, since: float | None = None
+    ) -> AsyncIterator[SessionBatch]:
+        """Every reported session created at or after ``since``, oldest first, ``batch``
+        at a time (each batch one read; safe while others write)."""
+
+    async def count_sessions(self, *, since: float | None = None) -> int:
+        """How many reported sessions :meth:`iter_sessions` would give."""
+
+    async def save_verdicts(self, items: Sequence[Rescored]) -> int:
+        """Replace the verdict and fingerprint of reported sessions (evidence untouched),
+        all in one transaction; return how many sessions were updated (a session that
+        is gone is skipped)."""
 
     async def get_session(self, session_id: str) -> StoredSession | None: ...
 

@@ -76,7 +76,67 @@ _V1 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1,)
+#: Keeps one ``fingerprint_stats`` row current: ``{sign}1`` on (name, value).
+_COUNT_UP = (
+    "INSERT INTO fingerprint_stats (name, value, sessions) VALUES ('', '', 1), "
+    "('fingerprint', NEW.fingerprint, 1) "
+    "ON CONFLICT (name, value) DO UPDATE SET sessions = sessions + 1; "
+    "INSERT INTO fingerprint_stats (name, value, sessions) "
+    "SELECT key, value, 1 FROM json_each(NEW.fingerprint_components) WHERE true "
+    "ON CONFLICT (name, value) DO UPDATE SET sessions = sessions + 1;"
+)
+_COUNT_DOWN = (
+    "UPDATE fingerprint_stats SET sessions = sessions - 1 WHERE name = '' AND value = ''; "
+    "UPDATE fingerprint_stats SET sessions = sessions - 1 "
+    "WHERE name = 'fingerprint' AND value = OLD.fingerprint; "
+    "UPDATE fingerprint_stats SET sessions = sessions - 1 WHERE (name, value) IN "
+    "(SELECT key, value FROM json_each(OLD.fingerprint_components)); "
+    "DELETE FROM fingerprint_stats WHERE name = 'fingerprint' AND value = OLD.fingerprint "
+    "AND sessions <= 0; "
+    "DELETE FROM fingerprint_stats WHERE (name, value) IN "
+    "(SELECT key, value FROM json_each(OLD.fingerprint_components)) AND sessions <= 0;"
+)
+_FP_CHANGED = (
+    "(OLD.fingerprint IS NOT NEW.fingerprint "
+    "OR OLD.fingerprint_components IS NOT NEW.fingerprint_components)"
+)
+
+_V2 = Migration(
+    2,
+    "network fingerprint and its population counts",
+    (
+        # The network fingerprint of a reported session (icewatch.core.fingerprint): its
+        # id and its components as a JSON object {name: value}. Derived from the
+        # evidence (``icewatch rescore`` recomputes it), so NULL is always acceptable.
+        "ALTER TABLE sessions ADD COLUMN fingerprint TEXT",
+        "ALTER TABLE sessions ADD COLUMN fingerprint_components TEXT",
+        "CREATE INDEX sessions_by_fingerprint ON sessions (fingerprint, created_at DESC)"
+        " WHERE fingerprint IS NOT NULL",
+        # How many sessions have each fingerprint ('fingerprint', id) and each component
+        # value (name, value); ('', '') counts every fingerprinted session. Kept by the
+        # triggers below in the transaction that changes a session, whoever changes it
+        # (a report, a rescore, a DELETE by hand), so a lookup is one primary-key read
+        # and the counts never drift. Rows that fall to zero go.
+        """CREATE TABLE fingerprint_stats (
+            name     TEXT NOT NULL,
+            value    TEXT NOT NULL,
+            sessions INTEGER NOT NULL,
+            PRIMARY KEY (name, value)
+        ) WITHOUT ROWID""",
+        "CREATE TRIGGER fingerprint_counted AFTER INSERT ON sessions"
+        f" WHEN NEW.fingerprint IS NOT NULL BEGIN {_COUNT_UP} END",
+        "CREATE TRIGGER fingerprint_uncounted AFTER DELETE ON sessions"
+        f" WHEN OLD.fingerprint IS NOT NULL BEGIN {_COUNT_DOWN} END",
+        "CREATE TRIGGER fingerprint_replaced_old"
+        " AFTER UPDATE OF fingerprint, fingerprint_components ON sessions"
+        f" WHEN OLD.fingerprint IS NOT NULL AND {_FP_CHANGED} BEGIN {_COUNT_DOWN} END",
+        "CREATE TRIGGER fingerprint_replaced_new"
+        " AFTER UPDATE OF fingerprint, fingerprint_components ON sessions"
+        f" WHEN NEW.fingerprint IS NOT NULL AND {_FP_CHANGED} BEGIN {_COUNT_UP} END",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,

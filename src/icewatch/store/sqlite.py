@@ -15,27 +15,30 @@ import binascii
 import json
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from icewatch.core.errors import ParseError
 from icewatch.core.evidence import SessionEvidence, session_evidence_from_dict
-from icewatch.core.ports import SessionPage, StoredSession
+from icewatch.core.fingerprint import NetworkFingerprint, Population
+from icewatch.core.ports import Rescored, SessionBatch, SessionPage, StoredSession
 from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
 from icewatch.store.schema import MIGRATIONS, Migration
 from icewatch.store.url import SqliteTarget
 
-__all__ = ["MAX_PAGE", "SqliteStore"]
+__all__ = ["MAX_BATCH_SESSIONS", "MAX_PAGE", "SqliteStore"]
 
 #: Largest ``limit`` one listing call accepts.
 MAX_PAGE = 1000
+#: Largest batch :meth:`SqliteStore.iter_sessions` reads at once.
+MAX_BATCH_SESSIONS = 5000
 #: Longest cursor text accepted (an opaque token of a float and a session id).
 _MAX_CURSOR = 512
 _MAX_SECRET_NAME = 200
 
-_SESSION_COLUMNS = "id, created_at, expires_at, evidence, verdict"
+_SESSION_COLUMNS = "id, created_at, expires_at, evidence, verdict, fingerprint"
 
 
 def _dumps(value: Any) -> str:
@@ -69,6 +72,15 @@ def _verdict_columns(verdict: Verdict | None) -> tuple[str | None, str | None, i
     if verdict is None:
         return None, None, None
     return _dumps(verdict.as_dict()), verdict.level.value, verdict.score
+
+
+def _fingerprint_columns(fingerprint: NetworkFingerprint | None) -> dict[str, str | None]:
+    if fingerprint is None:
+        return {"fingerprint": None, "fingerprint_components": None}
+    return {
+        "fingerprint": fingerprint.id,
+        "fingerprint_components": _dumps(fingerprint.component_map()),
+    }
 
 
 def _evidence_columns(evidence: SessionEvidence) -> dict[str, Any]:
@@ -114,7 +126,21 @@ def _row_to_session(row: sqlite3.Row, observations: Sequence[str]) -> StoredSess
         verdict = None if row["verdict"] is None else verdict_from_dict(json.loads(row["verdict"]))
     except (ValueError, TypeError) as exc:  # ParseError and JSONDecodeError are ValueErrors
         raise StoreError(f"stored session {row['id']} is unreadable: {exc}") from None
-    return StoredSession(evidence=evidence, expires_at=row["expires_at"], verdict=verdict)
+    return StoredSession(
+        evidence=evidence,
+        expires_at=row["expires_at"],
+        verdict=verdict,
+        fingerprint=row["fingerprint"],
+    )
+
+
+def _since(since: float | None) -> float:
+    """A ``created_at`` lower bound (``-inf`` for none); raise :class:`ParseError`."""
+    if since is None:
+        return float("-inf")
+    if isinstance(since, bool) or not isinstance(since, int | float) or since != since:
+        raise ParseError("since", "must be a number of Unix seconds")
+    return float(since)
 
 
 def _rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
@@ -124,12 +150,12 @@ def _rows(conn: sqlite3.Connection) -> sqlite3.Cursor:
     return cursor
 
 
-def _load(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredSession]:
-    """Attach each session's observations (one query for the whole page)."""
-    if not rows:
-        return []
+def _observations_of(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> dict[str, list[str]]:
+    """Each session's stored observations (one query for the whole page)."""
     ids = [row["id"] for row in rows]
     found: dict[str, list[str]] = {i: [] for i in ids}
+    if not ids:
+        return found
     marks = ",".join("?" * len(ids))
     for session_id, data in conn.execute(
         f"SELECT session_id, data FROM observations WHERE session_id IN ({marks})"  # noqa: S608
@@ -137,6 +163,14 @@ def _load(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredS
         ids,
     ):
         found[session_id].append(data)
+    return found
+
+
+def _load(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredSession]:
+    """Attach each session's observations (one query for the whole page)."""
+    if not rows:
+        return []
+    found = _observations_of(conn, rows)
     return [_row_to_session(row, found[row["id"]]) for row in rows]
 
 
@@ -201,7 +235,12 @@ class SqliteStore:
 
         await self._db.write(insert)
 
-    async def save_result(self, evidence: SessionEvidence, verdict: Verdict) -> None:
+    async def save_result(
+        self,
+        evidence: SessionEvidence,
+        verdict: Verdict,
+        fingerprint: NetworkFingerprint | None = None,
+    ) -> None:
         columns = _evidence_columns(evidence)
         verdict_json, level, score = _verdict_columns(verdict)
         now = time.time()
@@ -210,10 +249,12 @@ class SqliteStore:
             cursor = conn.execute(
                 "UPDATE sessions SET created_at = :created_at, client_ip = :client_ip,"
                 " peer_ip = :peer_ip, reported_at = :reported_at, evidence = :evidence,"
-                " verdict = :verdict, level = :level, score = :score, updated_at = :updated_at"
+                " verdict = :verdict, level = :level, score = :score, updated_at = :updated_at,"
+                " fingerprint = :fingerprint, fingerprint_components = :fingerprint_components"
                 " WHERE id = :id",
                 {
                     **columns,
+                    **_fingerprint_columns(fingerprint),
                     "verdict": verdict_json,
                     "level": level,
                     "score": score,
@@ -282,6 +323,109 @@ class SqliteStore:
             return SessionPage(sessions=sessions, next_cursor=next_cursor)
 
         return await self._db.read(page)
+
+    async def fingerprint_stats(self, fingerprint: NetworkFingerprint) -> Population:
+        """Primary-key reads of ``fingerprint_stats`` (kept by triggers), one snapshot."""
+        keys = [("", ""), ("fingerprint", fingerprint.id), *fingerprint.components]
+
+        def read(conn: sqlite3.Connection) -> Population:
+            found: dict[tuple[str, str], int] = {}
+            for name, value in keys:
+                row = conn.execute(
+                    "SELECT sessions FROM fingerprint_stats WHERE name = ? AND value = ?",
+                    (name, value),
+                ).fetchone()
+                found[(name, value)] = 0 if row is None else max(0, int(row[0]))
+            return Population(
+                total=found[("", "")],
+                matching=found[("fingerprint", fingerprint.id)],
+                components=tuple((n, v, found[(n, v)]) for n, v in fingerprint.components),
+            )
+
+        return await self._db.read(read)
+
+    async def count_sessions(self, *, since: float | None = None) -> int:
+        def count(conn: sqlite3.Connection) -> int:
+            row = conn.execute(
+                "SELECT COUNT(*) FROM sessions WHERE created_at >= ? AND reported_at IS NOT NULL",
+                (_since(since),),
+            ).fetchone()
+            return int(row[0])
+
+        return await self._db.read(count)
+
+    async def iter_sessions(
+        self, *, batch: int = 500, since: float | None = None
+    ) -> AsyncIterator[SessionBatch]:
+        """Keyset pagination over ``(created_at, id)`` ascending (the ``sessions_by_created``
+        index): a session added meanwhile with an older time is not revisited."""
+        if isinstance(batch, bool) or not isinstance(batch, int):
+            raise ParseError("batch", "must be an integer")
+        if not 1 <= batch <= MAX_BATCH_SESSIONS:
+            raise ParseError("batch", f"must be in 1..{MAX_BATCH_SESSIONS}")
+        after: tuple[float, str] = (_since(since), "")
+
+        def page(conn: sqlite3.Connection) -> tuple[SessionBatch, tuple[float, str] | None]:
+            rows = (
+                _rows(conn)
+                .execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
+                    " WHERE (created_at, id) > (?, ?) AND reported_at IS NOT NULL"
+                    " ORDER BY created_at, id LIMIT ?",
+                    (*after, batch),
+                )
+                .fetchall()
+            )
+            observations = _observations_of(conn, rows)
+            good: list[StoredSession] = []
+            bad: list[tuple[str, str]] = []
+            for row in rows:
+                try:
+                    good.append(_row_to_session(row, observations[row["id"]]))
+                except StoreError as exc:
+                    bad.append((row["id"], str(exc)))
+            last = (rows[-1]["created_at"], rows[-1]["id"]) if len(rows) == batch else None
+            return SessionBatch(tuple(good), tuple(bad)), last
+
+        while True:
+            found, last = await self._db.read(page)
+            if found.sessions or found.unreadable:
+                yield found
+            if last is None:
+                return
+            after = last
+
+    async def save_verdicts(self, items: Sequence[Rescored]) -> int:
+        now = time.time()
+        params = []
+        for item in items:
+            verdict_json, level, score = _verdict_columns(item.verdict)
+            params.append(
+                {
+                    "id": item.session_id,
+                    "verdict": verdict_json,
+                    "level": level,
+                    "score": score,
+                    "updated_at": now,
+                    **_fingerprint_columns(item.fingerprint),
+                }
+            )
+
+        def update(conn: sqlite3.Connection) -> int:
+            changed = 0
+            for p in params:
+                cursor = conn.execute(
+                    "UPDATE sessions SET verdict = :verdict, level = :level, score = :score,"
+                    " fingerprint = :fingerprint, fingerprint_components = :fingerprint_components,"
+                    " updated_at = :updated_at WHERE id = :id AND reported_at IS NOT NULL",
+                    p,
+                )
+                changed += cursor.rowcount
+            return changed
+
+        if not params:
+            return 0
+        return await self._db.write(update)
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:

@@ -32,7 +32,18 @@ from icewatch.core.intel.model import (
     Role,
     SourceInfo,
 )
-from icewatch.core.intel.parsers import parse_cidr_list
+from icewatch.core.intel.parsers import (
+    parse_asn_csv,
+    parse_asn_list,
+    parse_aws_ip_ranges,
+    parse_azure_service_tags,
+    parse_cidr_list,
+    parse_geofeed,
+    parse_google_ranges,
+    parse_iptoasn_tsv,
+    parse_oracle_ranges,
+    parse_tor_exits,
+)
 from icewatch.core.intel.source import (
     ParsedSource,
     Record,
@@ -61,7 +72,16 @@ __all__ = [
     "compile_sources",
     "format_range",
     "load_compiled",
+    "parse_asn_csv",
+    "parse_asn_list",
+    "parse_aws_ip_ranges",
+    "parse_azure_service_tags",
     "parse_cidr_list",
+    "parse_geofeed",
+    "parse_google_ranges",
+    "parse_iptoasn_tsv",
     "parse_network",
+    "parse_oracle_ranges",
+    "parse_tor_exits",
     "read_header",
 ]

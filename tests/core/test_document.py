@@ -36,6 +36,7 @@ TOP_KEYS = {
     "sdp_summary",
     "report",
     "verdict",
+    "fingerprint",
 }
 
 

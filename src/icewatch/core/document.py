@@ -22,6 +22,7 @@ from icewatch.core.correlate import (
     normalize_ip,
 )
 from icewatch.core.evidence import HttpSighting, Observation, PageReport, SessionEvidence
+from icewatch.core.fingerprint import Population, fingerprint_document, network_fingerprint
 from icewatch.core.ice import AddressClass, CandidateType, SessionDescription
 from icewatch.core.netclass import Category, classify_ip
 from icewatch.core.verdict import Verdict
@@ -271,11 +272,14 @@ def session_document(
     evidence: SessionEvidence,
     verdict: Verdict | None,
     correlation: Correlation | None = None,
+    population: Population | None = None,
 ) -> dict[str, Any]:
     """The session JSON (``verdict`` is ``null`` until the page has reported).
 
     ``correlation`` is computed from ``evidence`` when not given (pass the one
-    :func:`~icewatch.core.scoring.evaluate` returned to avoid parsing twice)."""
+    :func:`~icewatch.core.scoring.evaluate` returned to avoid parsing twice).
+    ``population`` is what the store counted for the session's network fingerprint
+    (the ``fingerprint`` section's counts are ``null`` without it)."""
     c = correlate(evidence) if correlation is None else correlation
     seen = _udp_endpoints(c.observations)
     report = evidence.report
@@ -308,4 +312,5 @@ def session_document(
         "sdp_summary": _sdp_summary(c),
         "report": _report(report),
         "verdict": None if verdict is None else verdict.as_dict(),
+        "fingerprint": fingerprint_document(network_fingerprint(c), population),
     }

@@ -29,9 +29,10 @@ from icewatch.core.evidence import (
     SessionEvidence,
     WebRtcStatus,
 )
+from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.ice import Candidate, CandidateType, Transport, parse_ice_line, parse_sdp
 from icewatch.core.ports import StoredSession
-from icewatch.core.scoring import signal_catalog
+from icewatch.core.scoring import RULES, validate_weights
 from icewatch.core.session import (
     SESSION_ID_BYTES,
     is_session_id,
@@ -54,7 +55,7 @@ from icewatch.web.models import (
     SessionSummary,
     to_page_report,
 )
-from icewatch.web.render import scored_document, stored_document
+from icewatch.web.render import score_report, stored_document, stored_fingerprint
 
 __all__ = ["api_router", "report_access"]
 
@@ -102,6 +103,18 @@ async def _stored(ctx: WebContext, session_id: str) -> StoredSession:
     if stored is None:
         raise ApiError("not_found", "no such session")
     return stored
+
+
+async def _population(ctx: WebContext, fingerprint: NetworkFingerprint | None) -> Population | None:
+    """The store's counts for a fingerprint; ``None`` (counts shown as null) when there is
+    no fingerprint or the store cannot answer — the session JSON is served regardless."""
+    if fingerprint is None:
+        return None
+    try:
+        return await ctx.store.fingerprint_stats(fingerprint)
+    except IcewatchError as exc:
+        log.error("session store failed reading fingerprint counts: %s", exc)
+        return None
 
 
 def _srflx_endpoints(report: PageReport) -> frozenset[tuple[IPAddress, int]]:
@@ -241,6 +254,12 @@ def api_router(ctx: WebContext) -> APIRouter:
     router = APIRouter(prefix="/api/v1", tags=["sessions"], responses=_ERRORS)
     settings = ctx.settings
     reporting: set[str] = set()  # sessions whose report is being processed right now
+    # The leak-test page and the API show the weights in effect, the default beside them.
+    effective = validate_weights(settings.weights)
+    catalog = [
+        rule.as_dict() | {"weight": effective[rule.code], "default_weight": rule.weight}
+        for rule in RULES
+    ]
     public_host = (
         None
         if settings.public_host is None
@@ -345,12 +364,13 @@ def api_router(ctx: WebContext) -> APIRouter:
             )
             for enrich in ctx.enrichers:
                 evidence = await enrich(evidence)
-            document, verdict = scored_document(evidence, settings.weights)
+            scored = score_report(evidence, settings.weights)
             try:
-                await ctx.store.save_result(evidence, verdict)
+                await ctx.store.save_result(evidence, scored.verdict, scored.fingerprint)
             except IcewatchError as exc:
                 raise _unavailable(exc) from exc
-            return _no_store(document)
+            # Counted after the save: the population includes this session.
+            return _no_store(scored.document(await _population(ctx, scored.fingerprint)))
         finally:
             reporting.discard(session_id)
 
@@ -370,7 +390,9 @@ def api_router(ctx: WebContext) -> APIRouter:
         if principal.expired:
             raise ApiError("session_expired", "this session has expired")
         stored = await _stored(ctx, session_id)
-        document = stored_document(stored.evidence, stored.verdict)
+        correlation, fingerprint = stored_fingerprint(stored.evidence)
+        population = await _population(ctx, fingerprint)
+        document = stored_document(stored.evidence, stored.verdict, population, correlation)
         return _no_store(document)
 
     @router.get(
@@ -403,10 +425,11 @@ def api_router(ctx: WebContext) -> APIRouter:
         "/signals",
         tags=["signals"],
         summary="Every signal code, explained",
-        description="The rule table: code, default weight, title, what it means, the "
+        description="The rule table: code, the weight in effect (`weight`: the operator's "
+        "`signal_weights` over the default), `default_weight`, title, what it means, the "
         "evidence fields, benign causes and fixes (the texts of docs/signals.md).",
     )
     async def signals() -> JSONResponse:
-        return JSONResponse(signal_catalog(), headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(catalog, headers={"Cache-Control": "public, max-age=300"})
 
     return router

@@ -54,6 +54,11 @@ def render_docs() -> str:
         'cors_origins = ["https://shop.example.org"]',
         "collector_deadline_ms = 1500",
         'log_level = "info"',
+        "",
+        "# Tables come after the plain keys. Weights over the defaults of docs/signals.md:",
+        "[signal_weights]",
+        '"ip.webrtc_http_mismatch" = 40',
+        '"candidate.spoofed" = 80',
         "```",
         "",
     ]

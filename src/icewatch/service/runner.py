@@ -216,6 +216,7 @@ def web_settings(settings: Settings) -> WebSettings:
         collector_deadline_ms=settings.collector_deadline_ms,
         max_body_bytes=settings.max_body_bytes,
         cors_origins=settings.cors_origins,
+        signal_weights=settings.signal_weights,
     )
 
 

@@ -40,6 +40,7 @@ from icewatch.service.types import (
     SettingType,
     Text,
     Url,
+    WeightTable,
 )
 
 __all__ = [
@@ -220,6 +221,17 @@ SETTINGS: tuple[Setting, ...] = (
         "give up on an unanswered server).",
     ),
     setting(
+        "signal_weights",
+        WeightTable(),
+        (),
+        "Weights of signals, over the defaults of docs/signals.md: `code=weight` pairs "
+        "(0-100; 0 keeps the signal but lets it weigh nothing). In the config file, a "
+        '`[signal_weights]` table: `"ip.webrtc_http_mismatch" = 40`. Unknown codes, '
+        "weights outside 0-100 and weights on informational signals are refused. "
+        "`icewatch rescore` applies new weights to stored sessions.",
+        default_doc="the defaults of docs/signals.md",
+    ),
+    setting(
         "max_body_bytes",
         Integer(1024, 4 * 1024 * 1024, label="BYTES"),
         256 * 1024,
@@ -320,6 +332,7 @@ class Settings:
     session_ttl: int = 3600
     report_wait: float = 0.25
     collector_deadline_ms: int = 1500
+    signal_weights: tuple[tuple[str, int], ...] = ()
     max_body_bytes: int = 256 * 1024
     realm: str = "icewatch"
     observation_queue: int = 10000

@@ -32,6 +32,7 @@ __all__ = [
     "SettingType",
     "Text",
     "Url",
+    "WeightTable",
 ]
 
 #: A DNS name: labels of letters, digits and hyphens (RFC 1123), at most 253 characters.
@@ -359,3 +360,63 @@ class KeyValueList(_List):
         if not value.isprintable():
             raise ValueError(f"contains control characters: {_short(value)}")
         return f"{key}={Path(value).expanduser()}"
+
+
+class WeightTable(_Scalar):
+    """Signal weights: ``code=weight`` pairs (comma- or newline-separated) in flags and
+    variables; a TOML table in config files (``[signal_weights]`` with ``"ip.datacenter" =
+    40``, or the dotted form ``ip.datacenter = 40``). Checked against the rule table
+    (:func:`icewatch.core.scoring.validate_weights`): an unknown code, a weight outside
+    0-100 or a weight on an informational signal is refused, naming the code."""
+
+    label = "CODE=WEIGHT,..."
+    max_entries = 256
+
+    def from_text(self, text: str) -> tuple[tuple[str, int], ...]:
+        pairs: list[tuple[str, Any]] = []
+        for part in re.split(r"[,\n]", text):
+            part = part.strip()
+            if not part:
+                continue
+            code, sep, weight = part.partition("=")
+            if not sep or not code.strip():
+                raise ValueError(f"expected CODE=WEIGHT: {_short(part)}")
+            weight = weight.strip()
+            if not re.fullmatch(r"[+-]?\d{1,6}", weight):
+                raise ValueError(f"weight of {code.strip()}: not an integer: {_short(weight)}")
+            pairs.append((code.strip(), int(weight)))
+        return self._check(pairs)
+
+    def from_toml(self, value: Any) -> tuple[tuple[str, int], ...]:
+        if isinstance(value, str):
+            return self.from_text(value)
+        if not isinstance(value, dict):
+            raise ValueError(f"expected a table of CODE = WEIGHT, got {type(value).__name__}")
+        pairs: list[tuple[str, Any]] = []
+
+        def flatten(prefix: str, table: dict[str, Any]) -> None:
+            for key, item in table.items():
+                name = f"{prefix}.{key}" if prefix else str(key)
+                if isinstance(item, dict):  # `ip.datacenter = 40` reads as {"ip": {...}}
+                    flatten(name, item)
+                else:
+                    pairs.append((name, item))
+
+        flatten("", value)
+        return self._check(pairs)
+
+    def _check(self, pairs: Sequence[tuple[str, Any]]) -> tuple[tuple[str, int], ...]:
+        from icewatch.core.scoring import validate_weights  # the rule table, on demand
+
+        if len(pairs) > self.max_entries:
+            raise ValueError(f"more than {self.max_entries} entries")
+        seen: set[str] = set()
+        for code, _ in pairs:
+            if code in seen:
+                raise ValueError(f"{code} is given twice")
+            seen.add(code)
+        validate_weights(dict(pairs))
+        return tuple((code, int(weight)) for code, weight in pairs)
+
+    def show(self, value: Any) -> str:
+        return ",".join(f"{code}={weight}" for code, weight in value) or "(defaults)"

@@ -23,10 +23,13 @@ from typing import Any
 
 from icewatch.core.addr import IPAddress, parse_ip
 from icewatch.core.errors import ParseError
+from icewatch.core.intel.model import IntelResult
 
 __all__ = [
     "CandidateErrorReport",
     "HttpSighting",
+    "IntelEvidence",
+    "IntelLookup",
     "Observation",
     "ObservationSource",
     "PageReport",
@@ -35,6 +38,7 @@ __all__ = [
     "StunKind",
     "WebRtcStatus",
     "http_sighting_from_dict",
+    "intel_evidence_from_dict",
     "observation_from_dict",
     "page_report_from_dict",
     "session_evidence_from_dict",
@@ -242,6 +246,33 @@ class PageReport:
 
 
 @dataclass(frozen=True, slots=True)
+class IntelLookup:
+    """What the IP-intelligence data says about one address of the session (derived
+    evidence, added by the intel adapter's enricher). ``seen_as``: ``http`` (an HTTP
+    client or peer address), ``observed`` (a packet's source at icewatch's STUN/TURN
+    socket), ``reported`` (a candidate or related address the page reported)."""
+
+    ip: IPAddress
+    seen_as: tuple[str, ...]
+    result: IntelResult
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ip": str(self.ip), "seen_as": list(self.seen_as)} | self.result.as_dict()
+
+
+@dataclass(frozen=True, slots=True)
+class IntelEvidence:
+    """Every address looked up and its hits with provenance; ``data`` names the data that
+    answered (compiled file, embedded default, operator lists). Empty: not looked up."""
+
+    data: str = ""
+    lookups: tuple[IntelLookup, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "lookups": [x.as_dict() for x in self.lookups]}
+
+
+@dataclass(frozen=True, slots=True)
 class SessionEvidence:
     """All evidence of one session, as handed to ``correlate`` and the scoring rules."""
 
@@ -252,6 +283,7 @@ class SessionEvidence:
     report_http: HttpSighting | None = None  # the request that carried the report
     reported_at: float | None = None
     observations: tuple[Observation, ...] = field(default=())
+    intel: IntelEvidence = field(default=IntelEvidence())  # IP intelligence (enricher)
 
     def as_dict(self) -> dict[str, Any]:
         """The stored form: everything, raw, so a verdict can be recomputed from it."""
@@ -263,6 +295,7 @@ class SessionEvidence:
             "report_http": None if self.report_http is None else self.report_http.as_dict(),
             "reported_at": self.reported_at,
             "observations": [o.as_dict() for o in self.observations],
+            "intel": self.intel.as_dict(),
         }
 
 
@@ -393,8 +426,28 @@ def session_evidence_from_dict(data: Mapping[str, Any]) -> SessionEvidence:
             report_http=None if report_http is None else http_sighting_from_dict(report_http),
             reported_at=_opt_float(data.get("reported_at")),
             observations=tuple(observation_from_dict(o) for o in _list(data.get("observations"))),
+            intel=intel_evidence_from_dict(data.get("intel")),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         if isinstance(exc, ParseError):
             raise
         raise _fail("session evidence", exc) from None
+
+
+def intel_evidence_from_dict(data: Mapping[str, Any] | None) -> IntelEvidence:
+    """Read back :meth:`IntelEvidence.as_dict` (``None``: none); raise :class:`ParseError`."""
+    if data is None:
+        return IntelEvidence()
+    try:
+        lookups = []
+        for item in _list(data.get("lookups")):
+            lookups.append(
+                IntelLookup(
+                    ip=parse_ip(str(item["ip"])).ip,
+                    seen_as=tuple(str(x) for x in _list(item.get("seen_as"))),
+                    result=IntelResult.from_dict(item),
+                )
+            )
+        return IntelEvidence(data=_opt_str(data.get("data")) or "", lookups=tuple(lookups))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise _fail("IP intelligence", exc) from None

@@ -6,6 +6,8 @@ Start-up, in an order that fails fast and cheaply:
 2. open the store (``db`` URL) and load or create the persistent server secret;
 3. open the correlation state (``state`` URL) and start the observation pump;
 4. start the STUN/TURN listener on UDP and TCP, feeding the pump;
+4b. load the IP-intelligence data and the operator lists (a bad list stops here with
+   exit 2; missing or stale data is a warning); SIGHUP reloads both;
 5. build the web app around a :class:`~icewatch.web.context.WebContext` and run it on
    uvicorn with the sockets of step 1.
 
@@ -37,6 +39,10 @@ import uvicorn
 
 from icewatch import __version__
 from icewatch.core.stun.server import ServerConfig
+from icewatch.intel.enrich import make_enricher
+from icewatch.intel.files import default_data_dir
+from icewatch.intel.lists import ListError
+from icewatch.intel.runtime import IntelRuntime, RuntimeHolder, load_runtime, reload_into
 from icewatch.listener import start_listener
 from icewatch.service.binding import bind_error_message, bind_tcp, url_host
 from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
@@ -62,6 +68,7 @@ class Endpoints:
 
     http: tuple[tuple[str, int], ...]
     stun: tuple[str, int]
+    intel: str = "none"  # which IP-intelligence data answers (and the operator lists)
 
     @property
     def page_url(self) -> str:
@@ -114,6 +121,52 @@ def run(settings: Settings, *, out: TextIO | None = None) -> int:
         return 130
 
 
+def data_dir_of(settings: Settings) -> Path:
+    """The IP-intelligence data directory: the setting, else the XDG default."""
+    return settings.data_dir if settings.data_dir is not None else default_data_dir()
+
+
+def _load_intel(settings: Settings) -> IntelRuntime:
+    """IP intelligence for the enricher; a bad operator list stops the start (exit 2)."""
+    try:
+        runtime = load_runtime(
+            data_dir_of(settings), settings.lists, stale_days=settings.data_stale_days
+        )
+    except ListError as exc:
+        raise StartupError(str(exc), EXIT_CONFIG) from None
+    for warning in runtime.warnings:
+        log.warning("IP intelligence: %s", warning)
+    return runtime
+
+
+@contextlib.contextmanager
+def _reload_on_sighup(holder: RuntimeHolder, settings: Settings) -> Iterator[None]:
+    """SIGHUP re-reads the compiled data and the operator lists (in a worker thread)."""
+    loop = asyncio.get_running_loop()
+    tasks: set[asyncio.Future[bool]] = set()
+
+    def reload() -> None:
+        log.info("SIGHUP: reloading IP intelligence")
+        task = loop.run_in_executor(
+            None,
+            lambda: reload_into(
+                holder, data_dir_of(settings), settings.lists, stale_days=settings.data_stale_days
+            ),
+        )
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    installed = False
+    with contextlib.suppress(NotImplementedError, RuntimeError, AttributeError):
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        installed = True
+    try:
+        yield
+    finally:
+        if installed:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+
 def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
     stun_host, stun_port = endpoints.stun
     lines = [
@@ -130,6 +183,7 @@ def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
         f"  turn      turn:{url_host(stun_host)}:{stun_port}?transport=udp|tcp "
         "(per-session credentials; never relays)",
         f"  database  {_where(settings.db)}",
+        f"  ip intel  {endpoints.intel}",
     ]
     if settings.public_host:
         lines.append(f"  browsers are told STUN/TURN is at {settings.public_host}:{stun_port}")
@@ -266,6 +320,9 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
 
             stack.push_async_callback(close_listener)
 
+            intel = RuntimeHolder(_load_intel(settings))
+            stack.enter_context(_reload_on_sighup(intel, settings))
+
             try:
                 context = WebContext(
                     store=store,
@@ -275,6 +332,7 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                     random_bytes=secrets.token_bytes,
                     listener_ready=lambda: listening[0],
                     settings=web_settings(settings),
+                    enrichers=(make_enricher(intel),),
                 )
                 app = create_app(context)
             except (ValueError, TypeError) as exc:  # a value the web adapter refuses
@@ -295,7 +353,13 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
             if stopper.requested:
                 return EXIT_OK
             if announce is not None:
-                announce(Endpoints(http=http, stun=(stun_host, settings.stun_port)))
+                announce(
+                    Endpoints(
+                        http=http,
+                        stun=(stun_host, settings.stun_port),
+                        intel=intel.current.description,
+                    )
+                )
             try:
                 await server.serve(sockets=sockets)
             except SystemExit as exc:  # uvicorn exits when the app's lifespan fails

@@ -11,6 +11,11 @@ class SignalCode(StrEnum):
     """Every signal icewatch can raise. Never rename one; add new codes instead."""
 
     IP_WEBRTC_HTTP_MISMATCH = "ip.webrtc_http_mismatch"
+    IP_DATACENTER = "ip.datacenter"
+    IP_VPN = "ip.vpn"
+    IP_TOR = "ip.tor"
+    IP_RELAY_SERVICE = "ip.relay_service"
+    IP_CRAWLER = "ip.crawler"
     CANDIDATE_SPOOFED = "candidate.spoofed"
     CANDIDATE_MALFORMED = "candidate.malformed"
     WEBRTC_UNAVAILABLE = "webrtc.unavailable"

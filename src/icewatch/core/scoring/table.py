@@ -13,6 +13,13 @@ from types import MappingProxyType
 from icewatch.core.scoring.codes import SignalCode
 from icewatch.core.scoring.rule import Rule
 from icewatch.core.scoring.rules_candidate import candidate_malformed, candidate_spoofed
+from icewatch.core.scoring.rules_intel import (
+    ip_crawler,
+    ip_datacenter,
+    ip_relay_service,
+    ip_tor,
+    ip_vpn,
+)
 from icewatch.core.scoring.rules_ip import ip_webrtc_http_mismatch
 from icewatch.core.scoring.rules_net import (
     net_cgnat,
@@ -41,6 +48,155 @@ _FIREFOX_PROXY = (
 _VPN_FULL = (
     "VPN: route all traffic through the tunnel (no split tunnelling), and make sure the VPN "
     "carries IPv6 or IPv6 is disabled, so UDP cannot leave outside it."
+)
+
+# --- IP intelligence (rules_intel.py) -----------------------------------------------------
+#
+# Weights, and why. False positives are the first complaint about every IP list (a home
+# ISP listed as hosting, a shared CGNAT address listed as VPN), so no list alone makes a
+# session `high`, except the Tor Project's own exit list. What a list says is a fact
+# about the *address*, not the person: many people legitimately browse from a cloud
+# desktop, a corporate egress proxy or a VPN. The list signals therefore weigh less than
+# the server's own observations (`ip.webrtc_http_mismatch`, 50) and add up with them:
+# a VPN exit (40) whose user leaks a different address over WebRTC (50) is 70, `high`.
+# An observed WebRTC address in a datacenter counts like the HTTP one: packets cannot be
+# forged, and a browser whose UDP leaves from a cloud network runs there (a bot) or
+# tunnels there (a VPN). Each address gets one class (see rules_intel), so a hosted VPN
+# exit weighs 40, not 40 and 35.
+
+_INTEL_EVIDENCE: tuple[tuple[str, str], ...] = (
+    (
+        "addresses[]",
+        "each listed address: `ip`, `family`, `seen_as` (`http`, `observed`, `reported`), "
+        "`where` (`http`, `stun`, `turn`, `srflx`, `host`, `raddr`, `sdp`…), `hits[]` "
+        "(the matching sources: `kind`, `provider`, `asn`, `org`, `provenance` {`source`, "
+        "`version`, `prefix`, `asn` when matched through an ASN list}, `extra`), "
+        "`other_hits[]` (other sources that list it with another kind), `asn`, `org` "
+        "(IP → ASN data)",
+    ),
+    ("count", "how many addresses"),
+    (
+        "allowed[]",
+        "addresses of this class an operator allow-list covers (no signal for them): "
+        "`ip`, `seen_as`, `lists[]` (`source`, `version`, `prefix`)",
+    ),
+    ("data", "which data answered: compiled file and date, embedded default, lists"),
+)
+_ALLOW_FIX = (
+    "Operators: when a list is wrong for your visitors, add the network to an allow-list "
+    "(`--list allow=FILE`); allowed addresses raise no `ip.*` signal."
+)
+
+INTEL_RULES: tuple[Rule, ...] = (
+    Rule(
+        code=SignalCode.IP_DATACENTER,
+        weight=35,
+        title="An address of the session is in a cloud, hosting or CDN network",
+        description=(
+            "The HTTP client address, an address the server observed, or an address the "
+            "page reported is in a network that IP-intelligence data lists as cloud, "
+            "hosting or CDN: the providers' own published ranges (AWS, Google, Azure, "
+            "Oracle, DigitalOcean, Linode, Vultr, Cloudflare), community lists (X4BNet, "
+            "matched directly or through the address's ASN), the embedded default, or an "
+            "operator `datacenter` list. Browsers of people normally connect from "
+            "residential, mobile or office networks; a browser in a datacenter is "
+            "automation, a remote or cloud desktop, or traffic tunnelled through a server "
+            "(a self-hosted VPN or proxy). An observed WebRTC address counts like the "
+            "HTTP one (packets cannot be forged). Addresses that lists name more "
+            "specifically (VPN, Tor, privacy relay, crawler) raise that signal instead. "
+            "Weighted to stay `medium` alone: lists are wrong about some home networks."
+        ),
+        evidence_fields=_INTEL_EVIDENCE,
+        benign_causes=(
+            "Corporate egress proxies, secure web gateways and cloud desktops hosted in "
+            "public clouds.",
+            "A self-hosted VPN or proxy on a rented server.",
+            "icewatch itself behind a CDN or reverse proxy that is not in "
+            "`trusted_proxies`: every visitor then appears to come from it.",
+            "Community lists that mark a whole ASN as hosting although it also serves "
+            "homes (`provenance.asn` is set for such hits).",
+        ),
+        fixes=(
+            _ALLOW_FIX,
+            "Operators behind a CDN or reverse proxy: set `trusted_proxies`.",
+        ),
+        check=ip_datacenter,
+    ),
+    Rule(
+        code=SignalCode.IP_VPN,
+        weight=40,
+        title="An address of the session is a known VPN exit",
+        description=(
+            "An address of the session (HTTP client, observed or reported) is in a network "
+            "listed as a commercial VPN's exit: X4BNet's VPN lists (by network or by "
+            "ASN), the embedded default (Mullvad, ProtonVPN…), or an operator `vpn` "
+            "list. The visitor hides their own address; with `ip.webrtc_http_mismatch` "
+            "the real one leaked around the VPN."
+        ),
+        evidence_fields=_INTEL_EVIDENCE,
+        benign_causes=(
+            "Privacy-minded people use VPNs every day; many employers require one.",
+            "Shared and carrier-grade NAT addresses that a VPN provider also used.",
+        ),
+        fixes=(_ALLOW_FIX,),
+        check=ip_vpn,
+    ),
+    Rule(
+        code=SignalCode.IP_TOR,
+        weight=60,
+        title="An address of the session is a Tor exit relay",
+        description=(
+            "An address of the session is on the Tor Project's list of exit relays (or an "
+            "operator `tor` list). Traffic from it is anonymised through Tor. Tor Browser "
+            "disables WebRTC, so a Tor exit with working WebRTC is usually another "
+            "browser or a tool sending its traffic through Tor. The list is the Tor "
+            "Project's own, refreshed hourly, hence the weight."
+        ),
+        evidence_fields=_INTEL_EVIDENCE,
+        benign_causes=(
+            "People who need anonymity (journalists, people under censorship) use Tor.",
+            "An address that was a Tor exit when the list was fetched and was reassigned "
+            "since (`provenance.version` tells the list's date).",
+        ),
+        fixes=(_ALLOW_FIX,),
+        check=ip_tor,
+    ),
+    Rule(
+        code=SignalCode.IP_RELAY_SERVICE,
+        weight=10,
+        title="An address of the session is a privacy relay's egress",
+        description=(
+            "An address of the session is on the egress list a privacy relay publishes "
+            "(iCloud Private Relay), or an operator `relay_service` list. The relay hides "
+            "the visitor's address from sites on purpose; it is a benign, mainstream "
+            "feature (on by default for many iCloud+ users), so it weighs little and is "
+            "kept apart from VPNs and datacenters, whose lists often also contain the "
+            "relays' CDN egress networks."
+        ),
+        evidence_fields=_INTEL_EVIDENCE,
+        benign_causes=("iCloud Private Relay in Safari, on by default for iCloud+ users.",),
+        fixes=(_ALLOW_FIX,),
+        check=ip_relay_service,
+    ),
+    Rule(
+        code=SignalCode.IP_CRAWLER,
+        weight=0,
+        informational=True,
+        title="An address of the session belongs to a declared crawler",
+        description=(
+            "An address of the session is in a search engine's or other declared "
+            "crawler's published ranges (Googlebot, or the embedded default's crawler "
+            "ranges). Crawlers that render pages run a headless browser, usually without "
+            "WebRTC; this says who is visiting and does not weigh in the score."
+        ),
+        evidence_fields=_INTEL_EVIDENCE,
+        benign_causes=("Search-engine rendering of the page.",),
+        fixes=(
+            "Nothing leaks here; to keep crawlers away from the leak-test page, disallow it "
+            "in robots.txt.",
+        ),
+        check=ip_crawler,
+    ),
 )
 
 RULES: tuple[Rule, ...] = (
@@ -81,6 +237,7 @@ RULES: tuple[Rule, ...] = (
         fixes=(_CHROMIUM_POLICY, _FIREFOX_PROXY, _VPN_FULL),
         check=ip_webrtc_http_mismatch,
     ),
+    *INTEL_RULES,
     Rule(
         code=SignalCode.CANDIDATE_SPOOFED,
         weight=65,

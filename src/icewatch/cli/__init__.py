@@ -12,6 +12,7 @@ from __future__ import annotations
 import click
 
 from icewatch import __version__
+from icewatch.cli.analyze import analyze, rescore
 from icewatch.cli.candidate import candidate
 from icewatch.cli.ip import ip
 from icewatch.cli.sdp import sdp
@@ -33,6 +34,8 @@ cli.add_command(stun)
 cli.add_command(ip)
 cli.add_command(serve)
 cli.add_command(config)
+cli.add_command(analyze)
+cli.add_command(rescore)
 
 
 @cli.command()

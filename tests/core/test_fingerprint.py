@@ -23,6 +23,8 @@ from tests.core.scoring.test_properties import ADDRESSES, observation_lists, pag
 from icewatch.core.correlate import correlate
 from icewatch.core.evidence import (
     HttpSighting,
+    IntelEvidence,
+    IntelLookup,
     PageReport,
     ReportedCandidate,
     SessionEvidence,
@@ -41,6 +43,7 @@ from icewatch.core.fingerprint import (
     one_in,
     surprisal_bits,
 )
+from icewatch.core.intel.model import IntelResult
 
 NAMES = [name for name, _ in COMPONENTS]
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -131,6 +134,28 @@ def test_a_proxy_for_http_changes_the_path_component() -> None:
     assert direct.id != proxied.id
     # The public prefix comes from what the STUN/TURN server saw, not from the proxy.
     assert comps(proxied)["public_v4"] == "10.77.1.0/24"
+
+
+def test_an_as_number_from_ip_intelligence_replaces_the_prefix() -> None:
+    ev = evidence("chromium-156-nat", http_ip="10.77.1.3")
+    lookups = (
+        IntelLookup(ipaddress.ip_address("10.77.1.254"), ("observed",), IntelResult(asn=64500)),
+        IntelLookup(ipaddress.ip_address("10.77.1.3"), ("http",), IntelResult(asn=64501)),
+    )
+    with_asn = dataclasses.replace(ev, intel=IntelEvidence(data="test", lookups=lookups))
+    c = comps(fp_of(with_asn))
+    assert c["public_v4"] == "AS64500"
+    assert c["public_v6"] == "fd77:20::/48"  # no AS known for it: the prefix stays
+    # Compared as networks: the proxy is in another AS, though in the same /24.
+    assert comps(fp_of(ev))["http_path"] == "v4=same"
+    assert c["http_path"] == "v4=different"
+    same_as = dataclasses.replace(
+        with_asn,
+        intel=IntelEvidence(
+            lookups=(lookups[0], dataclasses.replace(lookups[1], result=IntelResult(asn=64500)))
+        ),
+    )
+    assert comps(fp_of(same_as))["http_path"] == "v4=same"
 
 
 def test_no_random_parts_and_no_exact_addresses_in_the_components() -> None:

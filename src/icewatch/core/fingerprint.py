@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from icewatch.core.addr import IPAddress, parse_ip
+from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import Correlation, normalize_ip
 from icewatch.core.ice import AddressClass, AddressKind, Candidate, CandidateType, Transport
 from icewatch.core.netclass import Category, classify_ip
@@ -313,21 +313,16 @@ def _http_path(
 
 
 def _asns_of(c: Correlation) -> dict[IPAddress, int]:
-    """AS numbers IP intelligence put in the evidence, by address (empty without it)."""
+    """AS numbers the IP-intelligence enricher put in the evidence, by address (empty
+    without it: the fingerprint then uses prefixes)."""
     evidence = c.evidence
-    intel = getattr(evidence, "intel", None) if evidence is not None else None
     out: dict[IPAddress, int] = {}
-    if not intel:
+    if evidence is None:
         return out
-    items = intel.items() if isinstance(intel, Mapping) else intel
-    try:
-        for entry in items:
-            ip_text, result = entry[0], entry[1]
-            asn = getattr(result, "asn", None)
-            if isinstance(asn, int) and not isinstance(asn, bool):
-                out[normalize_ip(parse_ip(str(ip_text)).ip)] = asn
-    except (TypeError, ValueError, IndexError):
-        return {}
+    for lookup in evidence.intel.lookups:
+        asn = lookup.result.asn
+        if isinstance(asn, int) and not isinstance(asn, bool) and asn > 0:
+            out[normalize_ip(lookup.ip)] = asn
     return out
 
 

@@ -36,6 +36,8 @@ TOP_KEYS = {
     "sdp_summary",
     "report",
     "verdict",
+    "client",
+    "dialect",
     "fingerprint",
 }
 

@@ -21,6 +21,7 @@ from icewatch.core.correlate import (
     correlate,
     normalize_ip,
 )
+from icewatch.core.dialect import dialect_of
 from icewatch.core.evidence import HttpSighting, Observation, PageReport, SessionEvidence
 from icewatch.core.fingerprint import Population, fingerprint_document, network_fingerprint
 from icewatch.core.ice import AddressClass, CandidateType, SessionDescription
@@ -311,6 +312,8 @@ def session_document(
         "sdp": None if report is None else report.sdp,
         "sdp_summary": _sdp_summary(c),
         "report": _report(report),
+        "client": None if evidence.client is None else evidence.client.as_dict(),
+        "dialect": None if (d := dialect_of(c)) is None else d.as_dict(),
         "verdict": None if verdict is None else verdict.as_dict(),
         "fingerprint": fingerprint_document(network_fingerprint(c), population),
     }

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from icewatch.core.addr import IPAddress, parse_ip
+from icewatch.core.client import ClientClaim, client_claim_from_dict
 from icewatch.core.errors import ParseError
 from icewatch.core.intel.model import IntelResult
 
@@ -128,7 +129,7 @@ def observation_from_dict(data: Mapping[str, Any]) -> Observation:
             local_ip=None if local_ip is None else parse_ip(str(local_ip)).ip,
             local_port=data.get("local_port"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, ParseError):
             raise
         raise ParseError("observation", f"unreadable stored observation: {exc}") from None
@@ -283,6 +284,7 @@ class SessionEvidence:
     report_http: HttpSighting | None = None  # the request that carried the report
     reported_at: float | None = None
     observations: tuple[Observation, ...] = field(default=())
+    client: ClientClaim | None = None  # the claimed browser, OS, device (UA enricher)
     intel: IntelEvidence = field(default=IntelEvidence())  # IP intelligence (enricher)
 
     def as_dict(self) -> dict[str, Any]:
@@ -295,6 +297,7 @@ class SessionEvidence:
             "report_http": None if self.report_http is None else self.report_http.as_dict(),
             "reported_at": self.reported_at,
             "observations": [o.as_dict() for o in self.observations],
+            "client": None if self.client is None else self.client.as_dict(),
             "intel": self.intel.as_dict(),
         }
 
@@ -362,7 +365,7 @@ def http_sighting_from_dict(data: Mapping[str, Any]) -> HttpSighting:
             host=_opt_str(data.get("host")) or "",
             headers=_pairs(data.get("headers")),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ParseError):
             raise
         raise _fail("HTTP sighting", exc) from None
@@ -407,10 +410,14 @@ def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
             deadline_ms=_opt_float(data.get("deadline_ms")),
             collector_version=_opt_str(data.get("collector_version")) or "",
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ParseError):
             raise
         raise _fail("page report", exc) from None
+
+
+def _client_from_dict(data: Any) -> ClientClaim | None:
+    return None if data is None else client_claim_from_dict(data)
 
 
 def session_evidence_from_dict(data: Mapping[str, Any]) -> SessionEvidence:
@@ -426,9 +433,10 @@ def session_evidence_from_dict(data: Mapping[str, Any]) -> SessionEvidence:
             report_http=None if report_http is None else http_sighting_from_dict(report_http),
             reported_at=_opt_float(data.get("reported_at")),
             observations=tuple(observation_from_dict(o) for o in _list(data.get("observations"))),
+            client=_client_from_dict(data.get("client")),
             intel=intel_evidence_from_dict(data.get("intel")),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ParseError):
             raise
         raise _fail("session evidence", exc) from None
@@ -449,5 +457,5 @@ def intel_evidence_from_dict(data: Mapping[str, Any] | None) -> IntelEvidence:
                 )
             )
         return IntelEvidence(data=_opt_str(data.get("data")) or "", lookups=tuple(lookups))
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         raise _fail("IP intelligence", exc) from None

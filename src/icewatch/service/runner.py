@@ -52,6 +52,8 @@ from icewatch.store import StoreError, mask_url, open_state, open_store
 from icewatch.store.url import parse_sqlite_url
 from icewatch.web import create_app
 from icewatch.web.context import WebContext, WebSettings
+from icewatch.web.useragent import enrich_user_agent
+from icewatch.web.useragent import warm_up as warm_up_user_agents
 
 __all__ = ["Endpoints", "run", "serve"]
 
@@ -323,6 +325,7 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
             intel = RuntimeHolder(_load_intel(settings))
             stack.enter_context(_reload_on_sighup(intel, settings))
 
+            warm_up_user_agents()  # the parser's rules, before the first report
             try:
                 context = WebContext(
                     store=store,
@@ -332,7 +335,7 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                     random_bytes=secrets.token_bytes,
                     listener_ready=lambda: listening[0],
                     settings=web_settings(settings),
-                    enrichers=(make_enricher(intel),),
+                    enrichers=(make_enricher(intel), enrich_user_agent),
                 )
                 app = create_app(context)
             except (ValueError, TypeError) as exc:  # a value the web adapter refuses

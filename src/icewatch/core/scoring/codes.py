@@ -25,3 +25,6 @@ class SignalCode(StrEnum):
     NET_MDNS = "net.mdns"
     NET_IPV6_EXPOSED = "net.ipv6_exposed"
     NET_CGNAT = "net.cgnat"
+    CANDIDATE_SHAPE_MISMATCH = "candidate.shape_mismatch"
+    ENV_UA_NETWORK_MISMATCH = "env.ua_network_mismatch"
+    NET_VPN_INTERFACE = "net.vpn_interface"

@@ -13,6 +13,11 @@ from types import MappingProxyType
 from icewatch.core.scoring.codes import SignalCode
 from icewatch.core.scoring.rule import Rule
 from icewatch.core.scoring.rules_candidate import candidate_malformed, candidate_spoofed
+from icewatch.core.scoring.rules_env import (
+    candidate_shape_mismatch,
+    env_ua_network_mismatch,
+    net_vpn_interface,
+)
 from icewatch.core.scoring.rules_intel import (
     ip_crawler,
     ip_datacenter,
@@ -488,6 +493,146 @@ RULES: tuple[Rule, ...] = (
         benign_causes=("Mobile networks and ISPs that share public IPv4 addresses.",),
         fixes=(),
         check=net_cgnat,
+    ),
+    Rule(
+        code=SignalCode.CANDIDATE_SHAPE_MISMATCH,
+        weight=50,
+        title="The WebRTC stack is not the one the browser claims to be",
+        description=(
+            "Every WebRTC stack writes candidates and session descriptions its own way, and "
+            "scripts that change the user agent do not rewrite them. Chromium and Safari "
+            "(libwebrtc) end candidates with `generation 0 ufrag … network-cost …`, write "
+            "`udp` in lower case, use CRC32 foundations and start the SDP with "
+            "`o=- <id> 2 IN IP4 127.0.0.1`; Firefox writes `UDP`, small foundations, TCP "
+            "`active` candidates on port 9, ends gathering with an empty candidate and "
+            "starts the SDP with `o=mozilla...THIS_IS_SDPARTA`. icewatch classifies the "
+            "report's dialect from about fifteen such features (each listed with its vote) "
+            "and raises this signal only when the dialect is confident (0.8 or more, "
+            "without conflicting features) and contradicts the engine the user agent claims "
+            "(libwebrtc output from a browser claiming Firefox; Firefox output from one "
+            "claiming Chrome, Edge or Safari), or contradicts client hints, which only "
+            "Chromium-based browsers send. It is the typical trace of an anti-detect "
+            "browser or a user-agent override."
+        ),
+        evidence_fields=(
+            (
+                "claimed",
+                "the claim: `browser`, `browser_version`, `engine` (blink / gecko / "
+                "webkit), `os`, `device`, `user_agent`, `hints_brands`, `hints_platform`, "
+                "`hints_mobile`, `notes` (contradictions inside the claim)",
+            ),
+            (
+                "contradicted_by",
+                "which claim the dialect contradicts: `user_agent`, `client_hints`",
+            ),
+            ("dialect", "`libwebrtc` or `firefox`"),
+            ("confidence", "0-1 (see the `dialect` section of the session JSON)"),
+            ("compatible_engines", "the engines whose browsers write this dialect"),
+            (
+                "features[]",
+                "the features that voted for the dialect: `name`, `weight`, `detail`, `where`",
+            ),
+            ("against[]", "features that voted for the other dialect (none, or few)"),
+        ),
+        benign_causes=(
+            "A user-agent switcher extension or a developer override (DevTools, "
+            "`--user-agent`), used for testing or privacy: the site is told a browser "
+            "the visitor does not run.",
+            "A browser that deliberately sends another engine's user agent for site "
+            "compatibility (rare today).",
+        ),
+        fixes=(
+            "Send the real user agent; a changed user agent is easy to detect through the "
+            "WebRTC stack, so it hides nothing.",
+        ),
+        check=candidate_shape_mismatch,
+    ),
+    Rule(
+        code=SignalCode.ENV_UA_NETWORK_MISMATCH,
+        weight=20,
+        title="The claimed device does not fit the network it reports",
+        description=(
+            "The device and platform in the user agent are compared with what the browser's "
+            "own WebRTC output says about its network. Three findings (in "
+            "`findings[].kind`): `mdns_on_android` — the user agent claims Chromium on "
+            "Android, but host addresses are hidden behind mDNS names, which Chromium "
+            "does only on desktops (Android builds have no mDNS responder): typically a "
+            "desktop browser emulating a phone; `desktop_cellular_only` — a Windows or "
+            "macOS (non-Safari) desktop claim whose every adapter with a known type, read "
+            "from libwebrtc's `network-cost` (cellular 900, 2G 980, 3G 910, 4G 500, 5G "
+            "250), is cellular: typically a phone with a desktop user agent; "
+            "`mobile_wired_only` — a phone claim whose every adapter is wired Ethernet "
+            "(cost 0). Network costs are only known when the browser may enumerate "
+            "adapters (after camera/microphone permission or by policy); the usual `999` "
+            "means no adapter information and never counts. A phone on home Wi-Fi with a "
+            "192.168.x.x address, a laptop on Wi-Fi, carrier-grade NAT and tethering do "
+            "not raise it; carrier-style addresses are listed as context only."
+        ),
+        evidence_fields=(
+            ("claimed", "the claim (as in `candidate.shape_mismatch`)"),
+            (
+                "findings[]",
+                "`kind` (mdns_on_android / desktop_cellular_only / mobile_wired_only), "
+                "`detail`, and `mdns_names` or `adapters`",
+            ),
+            (
+                "adapters[]",
+                "every network-cost seen: `cost`, `adapter`, `vpn`, `kind` (ethernet / "
+                "wifi / cellular / null), `candidate`",
+            ),
+            (
+                "carrier_addresses[]",
+                "CGNAT, NAT64 and DS-Lite addresses in the candidates (context)",
+            ),
+        ),
+        benign_causes=(
+            "A laptop with a built-in LTE/5G modem used as its only connection "
+            "(`desktop_cellular_only` on Windows).",
+            "A phone on a USB-C Ethernet adapter or a desktop dock, or an Android emulator "
+            "(`mobile_wired_only`).",
+            "Developer tools emulating a phone on a desktop (`mdns_on_android`).",
+            'Not raised for the known look-alikes: "request desktop site" on Android '
+            "(a Linux desktop user agent), iPadOS Safari's default macOS user agent, "
+            "Chromebooks with LTE, tablets, and USB or Wi-Fi tethering.",
+        ),
+        fixes=(),
+        check=env_ua_network_mismatch,
+    ),
+    Rule(
+        code=SignalCode.NET_VPN_INTERFACE,
+        weight=5,
+        title="A VPN network interface is visible",
+        description=(
+            "libwebrtc adds 1 to the `network-cost` of a VPN adapter (over Wi-Fi 11, "
+            "Ethernet 1, cellular 901, unknown 51) when its `WebRTC-AddNetworkCostToVpn` "
+            "field trial is on (it is off by default, so many VPNs report their underlying "
+            "adapter's cost and stay invisible here); or a reported or observed address "
+            "lies in a range VPN "
+            "software gives its tunnel interface by default (OpenVPN's 10.8.0.0/24, "
+            "Cloudflare WARP's 172.16.0.2 and 2606:4700:110::/48, Tailscale's and "
+            "Mullvad's IPv6 prefixes, ZeroTier's address shapes). The carriers' and "
+            "everybody's ranges that some VPNs also use (100.64.0.0/10, 10.64.0.0/10) do "
+            "not count. A VPN is not suspicious in itself; this says the browser sees one."
+        ),
+        evidence_fields=(
+            (
+                "adapters[]",
+                "network costs with the VPN bit: `cost`, `adapter`, `vpn`, `kind`, `candidate`",
+            ),
+            (
+                "addresses[]",
+                "addresses in VPN ranges: `ip`, `category`, `tags`, `where`, `seen_by` "
+                "(`page` or `server`)",
+            ),
+            ("count", "adapters plus addresses"),
+        ),
+        benign_causes=(
+            "Any VPN or overlay network (corporate VPN, Tailscale, ZeroTier, WARP).",
+            "A private network numbered like a VPN default (10.8.0.0/24 is also used by "
+            "ordinary LANs).",
+        ),
+        fixes=("To keep WebRTC inside the VPN, see the fixes of `ip.webrtc_http_mismatch`.",),
+        check=net_vpn_interface,
     ),
 )
 

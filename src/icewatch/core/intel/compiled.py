@@ -28,7 +28,7 @@ from array import array
 from collections.abc import Sequence
 from typing import Any
 
-from icewatch.core.intel.build import NO_KIND, FamilyTables, Tables, build_tables
+from icewatch.core.intel.build import INDEX_SIZE, NO_KIND, FamilyTables, Tables, build_tables
 from icewatch.core.intel.db import IntelDB
 from icewatch.core.intel.errors import IntelParseError
 from icewatch.core.intel.model import KIND_CODES, SourceInfo
@@ -96,7 +96,7 @@ def _write_family(w: _Writer, f: FamilyTables) -> None:
             hi, lo = _split128(values)
             w.array(p + name + "_hi", hi)
             w.array(p + name + "_lo", lo)
-    for name in ("seg_asn", "seg_combo", "ent_src", "ent_rec", "combo_off", "combo_items"):
+    for name in ("seg_asn", "seg_combo", "ent_src", "ent_rec", "combo_off", "combo_items", "index"):
         w.array(p + name, getattr(f, name))
 
 
@@ -250,6 +250,7 @@ def _read_family(r: _Reader, version: int, records: int, sources: int) -> Family
         ent_rec=r.array(p + "ent_rec", "I"),
         combo_off=r.array(p + "combo_off", "I"),
         combo_items=r.array(p + "combo_items", "I"),
+        index=r.array(p + "index", "I"),
     )
     nseg, nent, ncombo = len(f.starts), len(f.ent_rec), len(f.combo_off) - 1
     if nseg < 1 or f.starts[0] != 0:
@@ -262,6 +263,9 @@ def _read_family(r: _Reader, version: int, records: int, sources: int) -> Family
         raise IntelParseError(p + "combo_off", "inconsistent combination offsets")
     if any(f.combo_off[i] > f.combo_off[i + 1] for i in range(ncombo)):
         raise IntelParseError(p + "combo_off", "offsets not increasing")
+    if len(f.index) != INDEX_SIZE + 1 or f.index[0] != 0 or f.index[-1] != nseg - 1:
+        raise IntelParseError(p + "index", "first-level index malformed")
+    _bound(p + "index", f.index, nseg)
     _bound(p + "seg_asn", f.seg_asn, nent + 1)
     _bound(p + "seg_combo", f.seg_combo, ncombo)
     _bound(p + "combo_items", f.combo_items, nent)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from icewatch.core.addr import parse_ip
 from icewatch.core.intel.build import NONE, FamilyTables, Tables, build_tables
@@ -17,16 +17,12 @@ from icewatch.core.intel.model import (
     Provenance,
     SourceInfo,
 )
-from icewatch.core.intel.source import ParsedSource, format_v4_range, format_v6_range
+from icewatch.core.intel.source import ParsedSource
 
 __all__ = ["IntelDB"]
 
 _V4_MAPPED = 0xFFFF
 _new = tuple.__new__
-#: log2 of the answers kept per IP family. A segment's answer never changes, so recent
-#: answers are kept in a direct-mapped cache (slot = segment index mod 2**bits; a new
-#: answer replaces the slot's old one). ~300 bytes an answer; 0 keeps one answer.
-DEFAULT_CACHE_BITS = 14
 
 
 class IntelDB:
@@ -39,9 +35,6 @@ class IntelDB:
 
     __slots__ = (
         "_al",
-        "_cache4",
-        "_cache6",
-        "_cache_mask",
         "_extras",
         "_kinds",
         "_rec_asn",
@@ -57,7 +50,7 @@ class IntelDB:
         "_v6",
     )
 
-    def __init__(self, tables: Tables, *, cache_bits: int = DEFAULT_CACHE_BITS) -> None:
+    def __init__(self, tables: Tables) -> None:
         self._t = tables
         self._v4 = tables.v4
         self._v6 = tables.v6
@@ -77,10 +70,6 @@ class IntelDB:
         for asn, src, rec in zip(tables.al_asn, tables.al_src, tables.al_rec, strict=True):
             al.setdefault(asn, []).append((src, rec))
         self._al = {asn: tuple(v) for asn, v in al.items()}
-        size = 1 << max(0, cache_bits)
-        self._cache_mask = size - 1
-        self._cache4: list[tuple[int, IntelResult] | None] = [None] * size
-        self._cache6: list[tuple[int, IntelResult] | None] = [None] * size
 
     # --- construction ------------------------------------------------------------------
 
@@ -141,26 +130,18 @@ class IntelDB:
     def lookup_v4(self, n: int) -> IntelResult:
         """Lookup of the IPv4 address with integer value ``n`` (0 ≤ n < 2³²)."""
         t = self._v4
-        i = bisect_right(t.starts, n) - 1
-        slot = i & self._cache_mask
-        hit = self._cache4[slot]
-        if hit is not None and hit[0] == i:
-            return hit[1]
-        r = self._segment(t, i, format_v4_range)
-        self._cache4[slot] = (i, r)
-        return r
+        b = n >> 16
+        index = t.index
+        i = bisect_right(t.starts, n, index[b], index[b + 1] + 1) - 1
+        return self._segment(t, i)
 
     def lookup_v6(self, n: int) -> IntelResult:
         """Lookup of the IPv6 address with integer value ``n`` (no IPv4-mapped unwrapping)."""
         t = self._v6
-        i = bisect_right(t.starts, n) - 1
-        slot = i & self._cache_mask
-        hit = self._cache6[slot]
-        if hit is not None and hit[0] == i:
-            return hit[1]
-        r = self._segment(t, i, format_v6_range)
-        self._cache6[slot] = (i, r)
-        return r
+        b = n >> 112
+        index = t.index
+        i = bisect_right(t.starts, n, index[b], index[b + 1] + 1) - 1
+        return self._segment(t, i)
 
     def _hit(self, rec: int, prov: Provenance) -> IntelHit:
         kind = self._kinds[self._rec_kind[rec]]
@@ -178,31 +159,38 @@ class IntelDB:
             ),
         )
 
-    def _segment(self, t: FamilyTables, i: int, fmt: Callable[[int, int], str]) -> IntelResult:
+    def _segment(self, t: FamilyTables, i: int) -> IntelResult:
         """The answer for segment ``i`` of family table ``t``."""
         a = t.seg_asn[i]  # 1 + the ASN entry, or 0
         c = t.seg_combo[i]  # combination of classification entries, 0 = none
         if not a:
-            return EMPTY_RESULT if not c else self._result(t, a, c, fmt)
+            return EMPTY_RESULT if not c else self._result(t, a, c)
         if c:
-            return self._result(t, a, c, fmt)
+            return self._result(t, a, c)
         # The common case, inlined: an ASN and nothing else.
         a -= 1
         rec = t.ent_rec[a]
         src = t.ent_src[a]
         asn = self._rec_asn[rec]
         org_id = self._rec_org[rec]
-        prefix = fmt(t.ent_first[a], t.ent_last[a])
-        prov = _new(Provenance, (self._src_name[src], self._src_version[src], prefix, None))
+        prov = _new(
+            Provenance,
+            (
+                self._src_name[src],
+                self._src_version[src],
+                t.ent_first[a],
+                t.ent_last[a],
+                t.version,
+                None,
+            ),
+        )
         if asn == NONE:
             return _new(IntelResult, ((), None, self._strings[org_id] if org_id else None, prov))
         if asn in self._al:
-            return self._result(t, a + 1, c, fmt)
+            return self._result(t, a + 1, c)
         return _new(IntelResult, ((), asn, self._strings[org_id] if org_id else None, prov))
 
-    def _result(
-        self, t: FamilyTables, a: int, c: int, fmt: Callable[[int, int], str]
-    ) -> IntelResult:
+    def _result(self, t: FamilyTables, a: int, c: int) -> IntelResult:
         """The general answer (``a``: 1 + ASN entry or 0; ``c``: combination id)."""
         names = self._src_name
         versions = self._src_version
@@ -216,8 +204,10 @@ class IntelDB:
             for k in range(t.combo_off[c], t.combo_off[c + 1]):
                 e = items[k]
                 src = t.ent_src[e]
-                prefix = fmt(t.ent_first[e], t.ent_last[e])
-                prov = _new(Provenance, (names[src], versions[src], prefix, None))
+                prov = _new(
+                    Provenance,
+                    (names[src], versions[src], t.ent_first[e], t.ent_last[e], t.version, None),
+                )
                 found.append(self._hit(t.ent_rec[e], prov))
             hits = tuple(found)
         if a:
@@ -227,14 +217,19 @@ class IntelDB:
             org_id = self._rec_org[rec]
             org = self._strings[org_id] if org_id else None
             src = t.ent_src[a]
-            prefix = fmt(t.ent_first[a], t.ent_last[a])
-            asn_prov = _new(Provenance, (names[src], versions[src], prefix, None))
+            first = t.ent_first[a]
+            last = t.ent_last[a]
+            fam = t.version
+            asn_prov = _new(Provenance, (names[src], versions[src], first, last, fam, None))
             if asn_value != NONE:
                 asn = asn_value
                 listed = self._al.get(asn_value)
                 if listed:
                     hits += tuple(
-                        self._hit(lrec, _new(Provenance, (names[ls], versions[ls], prefix, asn)))
+                        self._hit(
+                            lrec,
+                            _new(Provenance, (names[ls], versions[ls], first, last, fam, asn)),
+                        )
                         for ls, lrec in listed
                     )
         return _new(IntelResult, (hits, asn, org, asn_prov))

@@ -14,6 +14,7 @@ from enum import StrEnum
 from typing import Any, NamedTuple
 
 from icewatch.core.intel.errors import IntelParseError
+from icewatch.core.intel.netrange import format_range, parse_range
 
 __all__ = [
     "EMPTY_RESULT",
@@ -108,16 +109,30 @@ def _extra(d: Mapping[str, Any], key: str) -> tuple[tuple[str, str], ...]:
 class Provenance(NamedTuple):
     """Where an answer came from: the source, its date or version, the matched network.
 
-    ``prefix`` is the matched network as text: a CIDR (``3.5.140.0/22``) when the network
-    is one, else an inclusive range (``1.0.4.0-1.0.7.255``). ``asn`` is set when the hit
-    came from an ASN list: the address's ASN (found in ``prefix`` by the IP → ASN table)
-    is on the list.
+    The matched network is kept as numbers (``family`` 4 or 6, inclusive ``first`` and
+    ``last``) and rendered on demand by :attr:`prefix`: a CIDR (``3.5.140.0/22``) when the
+    network is one, else an inclusive range (``1.0.4.0-1.0.7.255``) — rendering text for
+    every lookup would cost more than the lookup. ``asn`` is set when the hit came from an
+    ASN list: the address's ASN (found in that network by the IP → ASN table) is listed.
     """
 
     source: str
     version: str
-    prefix: str
+    first: int
+    last: int
+    family: int
     asn: int | None = None
+
+    @property
+    def prefix(self) -> str:
+        """The matched network as text (CIDR, or ``first-last``)."""
+        return format_range(self.family, self.first, self.last)
+
+    @classmethod
+    def of(cls, source: str, version: str, prefix: str, asn: int | None = None) -> Provenance:
+        """Build from the textual network (as in :meth:`as_dict`)."""
+        family, first, last = parse_range(prefix, field="prefix")
+        return cls(source, version, first, last, family, asn)
 
     def as_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"source": self.source, "version": self.version, "prefix": self.prefix}
@@ -127,7 +142,7 @@ class Provenance(NamedTuple):
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Provenance:
-        return cls(_str(d, "source"), _str(d, "version"), _str(d, "prefix"), _opt_int(d, "asn"))
+        return cls.of(_str(d, "source"), _str(d, "version"), _str(d, "prefix"), _opt_int(d, "asn"))
 
 
 class IntelHit(NamedTuple):

@@ -92,7 +92,11 @@ COMPONENTS: Final[tuple[tuple[str, str], ...]] = (
     ("costs", "the libwebrtc network-cost values (adapter types: 10 Wi-Fi, 900 cellular...)"),
     ("engine", "ICE engine layout of the candidate priorities: libwebrtc, firefox, unknown"),
     ("tcp", "TCP candidates by type and tcptype (Firefox's `host:active`), or none"),
-    ("turn", "transports over which a TURN request of the session reached icewatch"),
+    (
+        "turn",
+        "whether a TURN request of the session reached icewatch: over `udp`, only over "
+        "`tcp` (UDP blocked: TURN over TCP, or through a proxy), or `none`",
+    ),
     ("udp", "UDP to icewatch: `open`, `blocked` (WebRTC ran, no UDP arrived), `n/a`"),
     ("webrtc", "what the page could do with the WebRTC API: ok, missing, error"),
     ("srflx", "families with a reported server-reflexive candidate"),
@@ -355,7 +359,10 @@ def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
         for cand in candidates
         if cand.transport is Transport.TCP
     )
-    turn = _bounded(o.transport.lower()[:8] for o in c.turn_observations)
+    # UDP when any TURN request came over UDP, else TCP: whether the TCP one also made
+    # it before the report is a race (the report waits for one TURN request, not all).
+    turn_transports = {o.transport.lower() for o in c.turn_observations}
+    turn = "udp" if "udp" in turn_transports else "tcp" if turn_transports else "none"
     webrtc = "none" if c.webrtc is None else c.webrtc.value
     if c.udp_observed:
         udp = "open"

@@ -154,8 +154,80 @@
     });
   }
 
+  function fingerprintSection() {
+    var sec = $("fingerprint-section");
+    if (sec) return sec;
+    sec = el("section");
+    sec.id = "fingerprint-section";
+    sec.setAttribute("aria-labelledby", "fingerprint-title");
+    var h = el("h2", "Network fingerprint");
+    h.id = "fingerprint-title";
+    sec.appendChild(h);
+    var body = el("div");
+    body.id = "fingerprint";
+    sec.appendChild(body);
+    var after = $("verdict-section");
+    after.parentNode.insertBefore(sec, after.nextSibling);
+    return sec;
+  }
+
+  function share(n) { return n == null ? "–" : "1 in " + n; }
+
+  function renderFingerprint(doc) {
+    fingerprintSection();
+    var box = clear($("fingerprint"));
+    var fp = doc.fingerprint;
+    if (!fp) { box.appendChild(el("p", "No fingerprint: the page has not reported.", "muted")); return; }
+    var head = el("p");
+    head.appendChild(el("code", fp.id));
+    box.appendChild(head);
+    var pop = fp.population;
+    if (pop) {
+      var line = el("p", null, "fingerprint-share");
+      line.appendChild(el("strong", pop.one_in == null
+        ? "No stored session shares this network shape."
+        : pop.matching >= pop.sessions ? "All " + pop.sessions + " sessions stored here share this network shape."
+        : pop.matching == 1 ? "No other session stored here shares this network shape (1 of " + pop.sessions + ")."
+        : share(pop.one_in) + " sessions share this network shape (" + pop.matching + " of " + pop.sessions + ")."));
+      if (pop.bits != null) {
+        line.appendChild(document.createTextNode(" " + pop.bits + " bits of identifying " +
+          "information (at most " + pop.max_bits + " among the " + pop.sessions + " sessions stored here)."));
+      }
+      box.appendChild(line);
+      box.appendChild(el("p", pop.note || "", "note"));
+    } else {
+      box.appendChild(el("p", "The population statistics are not available right now.", "muted"));
+    }
+    box.appendChild(el("p", "The fingerprint describes the shape of your network, not you: the " +
+      "public network you leave from, your interfaces, adapters, IPv6 and browser engine. " +
+      "Ports, mDNS names and other per-visit random values are left out.", "note"));
+    var t = el("table", null, "grid");
+    t.id = "fingerprint-components";
+    var thead = t.createTHead().insertRow();
+    ["part", "value", "sessions with it", "bits"].forEach(function (h) {
+      var th = document.createElement("th");
+      th.textContent = h;
+      thead.appendChild(th);
+    });
+    var tb = t.createTBody();
+    arr(fp.components).forEach(function (c) {
+      var tr = tb.insertRow();
+      var name = tr.insertCell();
+      name.appendChild(el("code", c.name));
+      if (c.description) name.title = c.description;
+      tr.insertCell().textContent = c.value;
+      tr.insertCell().textContent = c.sessions == null ? "–" : share(c.one_in) + " (" + c.sessions + ")";
+      tr.insertCell().textContent = c.bits == null ? "–" : c.bits;
+      if (c.bits != null && c.bits >= 3) tr.className = "rare";
+    });
+    var scroll = el("div", null, "scroll");
+    scroll.appendChild(t);
+    box.appendChild(scroll);
+  }
+
   function render(doc, catalog) {
     renderVerdict(doc, catalog);
+    renderFingerprint(doc);
     renderAddresses(doc);
     renderLocal(doc);
     renderIpv6(doc);

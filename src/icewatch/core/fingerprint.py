@@ -33,6 +33,7 @@ from typing import Any, Final
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import Correlation, normalize_ip
+from icewatch.core.dialect import dialect_of
 from icewatch.core.ice import AddressClass, AddressKind, Candidate, CandidateType, Transport
 from icewatch.core.netclass import Category, classify_ip
 
@@ -91,6 +92,11 @@ COMPONENTS: Final[tuple[tuple[str, str], ...]] = (
     ("ipv6", "IPv6 classes present anywhere (global, ula, link_local, teredo...), or none"),
     ("costs", "the libwebrtc network-cost values (adapter types: 10 Wi-Fi, 900 cellular...)"),
     ("engine", "ICE engine layout of the candidate priorities: libwebrtc, firefox, unknown"),
+    (
+        "dialect",
+        "which WebRTC stack wrote the candidates and the SDP (icewatch.core.dialect): "
+        "libwebrtc, firefox, or unknown (mixed or unrecognised)",
+    ),
     ("tcp", "TCP candidates by type and tcptype (Firefox's `host:active`), or none"),
     (
         "turn",
@@ -384,6 +390,7 @@ def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
         "ipv6": _bounded(_ipv6_classes(c, candidates), sep="+"),
         "costs": costs,
         "engine": engine,
+        "dialect": "none" if (d := dialect_of(c)) is None else d.dialect.value,
         "tcp": tcp,
         "turn": turn,
         "udp": udp,

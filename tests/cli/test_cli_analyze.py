@@ -5,6 +5,7 @@ recorded browser captures, and on real SQLite files — one of them while a real
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -30,6 +31,7 @@ from tests.web.support import (
 from icewatch.cli import cli
 from icewatch.cli.analyze import parse_since
 from icewatch.core.errors import ParseError
+from icewatch.core.scoring import evaluate
 
 PROXY = "10.77.1.3"  # HTTP through a proxy, WebRTC straight out: ip.webrtc_http_mismatch
 MISMATCH = "ip.webrtc_http_mismatch"
@@ -135,6 +137,38 @@ def test_analyze_session_documents_jsonl_and_lists(
             assert result["level_changed"] is False
             assert result["fingerprint"]["id"] == visit["document"]["fingerprint"]["id"]
         assert doc["sessions"][0]["source"].endswith(("line 1", "item 1"))
+
+
+def test_session_documents_with_enrichments_give_the_same_verdict(tmp_path: Path) -> None:
+    """A session JSON document carries the enrichments rules read (the claimed client,
+    parsed by the real user-agent enricher; a spoofed one here): analyze reads them back
+    and reaches the verdict the server gave."""
+    from icewatch.core.correlate import correlate
+    from icewatch.core.document import session_document
+    from icewatch.core.evidence import session_evidence_from_dict
+    from icewatch.web.useragent import enrich_user_agent
+
+    firefox_ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    docs = []
+    for visit in build(tmp_path, VISITS[:1] + VISITS[2:3]):
+        stored = session_evidence_from_dict(visit["evidence"])
+        for ua in (None, firefox_ua):  # the browser's own, and Chromium claiming Firefox
+            ev = stored
+            if ua is not None and ev.report is not None:
+                ev = dataclasses.replace(ev, report=dataclasses.replace(ev.report, user_agent=ua))
+            ev = asyncio.run(enrich_user_agent(ev))
+            assert ev.client is not None
+            _, verdict = evaluate(ev)
+            docs.append(session_document(ev, verdict, correlate(ev)))
+    path = tmp_path / "documents.json"
+    path.write_text(json.dumps(docs), "utf-8")
+    code, out, err = invoke("analyze", "--json", str(path))
+    assert code == 0, err
+    results = json.loads(out)["sessions"]
+    assert [r["verdict"] for r in results] == [d["verdict"] for d in docs]
+    assert [r["fingerprint"]["id"] for r in results] == [d["fingerprint"]["id"] for d in docs]
+    spoofed = {s["code"] for s in results[1]["verdict"]["signals"]}
+    assert "candidate.shape_mismatch" in spoofed, spoofed
 
 
 def test_analyze_with_other_weights(made: list[dict[str, Any]], tmp_path: Path) -> None:

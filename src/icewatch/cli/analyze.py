@@ -184,6 +184,10 @@ def _from_document(doc: Mapping[str, Any]) -> tuple[SessionEvidence, Verdict | N
             "sdp": doc.get("sdp"),
             "ua_hints": report.get("ua_hints"),
         },
+        # Enrichments the document carries in their stored form (the claimed client);
+        # IP-intelligence lookups when a document has them.
+        "client": doc.get("client"),
+        "intel": doc.get("intel") if isinstance(doc.get("intel"), Mapping) else None,
     }
     if evidence["created_at"] is None:
         raise ParseError("created_at", "missing")

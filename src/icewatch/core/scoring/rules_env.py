@@ -39,9 +39,9 @@ __all__ = [
 ]
 
 _ENGINE_LABEL: Final = {
-    Engine.BLINK: "a Chromium-based browser (Blink)",
-    Engine.GECKO: "Firefox (Gecko)",
-    Engine.WEBKIT: "Safari / WebKit",
+    Engine.BLINK: "a Chromium-based (Blink) browser",
+    Engine.GECKO: "a Gecko browser (Firefox's engine)",
+    Engine.WEBKIT: "a WebKit browser (Safari's engine)",
 }
 _DIALECT_LABEL: Final = {
     Dialect.LIBWEBRTC: "the libwebrtc way (Chromium, Edge, Opera, Brave, Safari)",
@@ -110,8 +110,8 @@ def _claim_json(claim: ClientClaim) -> dict[str, Any]:
 def _shape_sentence(claim: ClientClaim, by: list[tuple[str, Engine]], d: DialectResult) -> str:
     votes = len(d.voting(d.dialect))
     tail = (
-        f"its WebRTC candidates and SDP are written {_DIALECT_LABEL[d.dialect]} "
-        f"({votes} features agree, confidence {d.confidence:.2f})."
+        f"its WebRTC candidates and SDP are written {_DIALECT_LABEL[d.dialect]}: "
+        f"{votes} features agree (confidence {d.confidence:.2f})."
     )
     sources = {src for src, _ in by}
     if "user_agent" in sources:
@@ -119,7 +119,7 @@ def _shape_sentence(claim: ClientClaim, by: list[tuple[str, Engine]], d: Dialect
         lead = f"The user agent claims {claim.label()}, {_ENGINE_LABEL[engine]}"
         if "client_hints" in sources:
             lead += ", and its client hints name Chromium brands"
-        return f"{lead}; but {tail}"
+        return f"{lead}, but {tail}"
     brands = ", ".join(b for b, _ in (claim.hints.real_brands if claim.hints else ())[:3])
     return (
         f"The client hints name Chromium brands ({short(brands, 60)}), which only "

@@ -225,6 +225,18 @@
     box.appendChild(scroll);
   }
 
+  // Who the browser says it is (user agent, client hints) and which WebRTC stack answered.
+  function renderClient(doc) {
+    var box = $("client"), c = doc.client, d = doc.dialect, parts = [];
+    if (!box) return;
+    if (c) parts.push("Your browser says it is " + (c.browser || "an unrecognised browser") +
+      (c.browser_major != null ? " " + c.browser_major : "") + (c.os ? " on " + c.os : "") +
+      " (" + c.device + ", engine " + c.engine + ").");
+    if (d) parts.push(d.dialect === "unknown" ? "Its WebRTC output matches no known stack."
+      : "Its WebRTC output is written the " + d.dialect + " way (confidence " + d.confidence + ").");
+    box.textContent = parts.join(" ");
+  }
+
   function render(doc, catalog) {
     renderVerdict(doc, catalog);
     renderFingerprint(doc);
@@ -238,6 +250,7 @@
       : rep.webrtc === "error" ? "WebRTC failed: " + (rep.error || "unknown error")
       : "Gathering ended by " + (rep.ended_by || "?") + " after " + rep.gathering_ms + " ms.";
     $("gathering").textContent = how;
+    renderClient(doc);
     $("json").textContent = JSON.stringify(doc, null, 2);
   }
 

@@ -14,6 +14,7 @@ import click
 from icewatch import __version__
 from icewatch.cli.analyze import analyze, rescore
 from icewatch.cli.candidate import candidate
+from icewatch.cli.data import data
 from icewatch.cli.ip import ip
 from icewatch.cli.sdp import sdp
 from icewatch.cli.serve import config, serve
@@ -34,6 +35,7 @@ cli.add_command(stun)
 cli.add_command(ip)
 cli.add_command(serve)
 cli.add_command(config)
+cli.add_command(data)
 cli.add_command(analyze)
 cli.add_command(rescore)
 

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 __all__ = [
+    "ALL_SOURCES",
     "DEFAULT_SOURCES",
     "EMBEDDED_SOURCE",
     "MIB",
@@ -59,10 +60,17 @@ class SourceSpec:
     #: itself matches the pattern is fetched directly.
     discover: str | None = None
     note: str = ""
+    #: Fetched unless the ``data_sources`` setting says otherwise. Sources without a URL
+    #: are read only from files (``--from-file NAME=PATH``) or a configured ``NAME=URL``.
+    default: bool = True
 
     @property
     def is_asn_table(self) -> bool:
-        return self.kind is None
+        return self.format in ("iptoasn", "asn_csv", "mmdb")
+
+    @property
+    def downloadable(self) -> bool:
+        return self.url.startswith(("http://", "https://"))
 
     def with_url(self, url: str) -> SourceSpec:
         return replace(self, url=url)
@@ -270,6 +278,47 @@ SOURCES: tuple[SourceSpec, ...] = (
         _X4B_HOME,
         authority="community",
     ),
+    SourceSpec(
+        "asn-mmdb",
+        "",
+        "mmdb",
+        None,
+        "MaxMind-format ASN database",
+        "as supplied: DB-IP ASN lite is CC BY 4.0 (attribution to DB-IP.com); GeoLite2-ASN "
+        "is under MaxMind's GeoLite2 EULA",
+        "https://db-ip.com/db/download/ip-to-asn-lite",
+        authority="registry",
+        max_bytes=256 * MIB,
+        default=False,
+        note="an .mmdb with autonomous_system_number/organization (DB-IP ASN lite, "
+        "GeoLite2-ASN): --from-file asn-mmdb=PATH or asn-mmdb=URL in data_sources",
+    ),
+    SourceSpec(
+        "asn-csv",
+        "",
+        "asn_csv",
+        None,
+        "IP → ASN CSV (start,end,asn,org)",
+        "as supplied: ip-location-db's asn is CC BY 4.0 (RouteViews, DB-IP)",
+        "https://github.com/sapics/ip-location-db",
+        authority="registry",
+        max_bytes=256 * MIB,
+        default=False,
+        note="--from-file asn-csv=PATH (gzip accepted)",
+    ),
+    SourceSpec(
+        "embedded",
+        "package:iporigin",
+        "iporigin",
+        None,
+        "embedded default (iporigin)",
+        "iporigin (MIT code); data from the providers' feeds and CC0 lists; labels whose "
+        "permission is unrecorded are excluded",
+        "https://pypi.org/project/iporigin/",
+        authority="community",
+        note="read from the installed package, never downloaded: keeps Hetzner, OVH, "
+        "Mullvad, ProtonVPN… classified after an update",
+    ),
 )
 
 #: The embedded default, read from an installed package (no download): see ``embedded``.
@@ -277,7 +326,9 @@ EMBEDDED_SOURCE = "embedded"
 
 SOURCES_BY_NAME = {s.name: s for s in SOURCES}
 #: What ``sources`` is when not configured: every catalogued source.
-DEFAULT_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES)
+DEFAULT_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES if s.default)
+#: Every catalogued name (what ``data_sources`` and ``--from-file`` accept).
+ALL_SOURCES: tuple[str, ...] = tuple(s.name for s in SOURCES)
 
 
 def parse_source_entry(text: str) -> tuple[str, str | None]:
@@ -285,7 +336,7 @@ def parse_source_entry(text: str) -> tuple[str, str | None]:
     name, sep, url = text.strip().partition("=")
     name = name.strip().lower()
     if name not in SOURCES_BY_NAME:
-        known = ", ".join(DEFAULT_SOURCES)
+        known = ", ".join(ALL_SOURCES)
         raise ValueError(f"unknown source {name!r} (known: {known})")
     if not sep:
         return name, None
@@ -307,7 +358,7 @@ def select_sources(
         chosen[name] = spec if url is None else spec.with_url(url)
     for name in only:
         if name not in SOURCES_BY_NAME:
-            raise ValueError(f"unknown source {name!r} (known: {', '.join(DEFAULT_SOURCES)})")
+            raise ValueError(f"unknown source {name!r} (known: {', '.join(ALL_SOURCES)})")
         if name not in chosen:
             raise ValueError(f"source {name!r} is not enabled in the sources setting")
     if only:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from icewatch.core.addr import IPNetwork
-from icewatch.intel.sources import DEFAULT_SOURCES
+from icewatch.intel.sources import ALL_SOURCES
 from icewatch.service.types import (
     Boolean,
     Choice,
@@ -284,7 +284,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     setting(
         "data_sources",
-        KeyValueList(DEFAULT_SOURCES, value="url", label="NAME[=URL]", bare_keys=True),
+        KeyValueList(ALL_SOURCES, value="url", label="NAME[=URL]", bare_keys=True),
         (),
         "The sources `icewatch data update` fetches: names from docs/ip-intelligence.md, "
         "each optionally `NAME=URL` to fetch it from another URL (a mirror, or Azure's "

@@ -96,22 +96,50 @@ def most_specific(rows: Sequence[tuple[int, int, int]]) -> list[tuple[int, int, 
     """Disjoint ``(first, last, row index)`` pieces where each point gets its smallest row.
 
     ``rows`` are ``(first, last, anything)``; ties (the same network twice) go to the
-    earlier row. Sorted, non-overlapping input (an ASN table) takes a linear fast path.
+    earlier row. Rows are taken in order of ``first``; runs that overlap nothing (most of
+    an ASN table) are copied through, and only clusters of overlapping rows go through
+    the sweep, so the cost stays linear for clean data.
     """
     n = len(rows)
     if n == 0:
         return []
-    ordered = all(rows[i][1] < rows[i + 1][0] for i in range(n - 1))
-    if ordered:
-        return [(first, last, i) for i, (first, last, _) in enumerate(rows)]
-    by_first = sorted(range(n), key=lambda i: (rows[i][0], i))
-    points = sorted({r[0] for r in rows} | {r[1] + 1 for r in rows})
+    order: Sequence[int] = range(n)
+    if any(rows[i][0] > rows[i + 1][0] for i in range(n - 1)):
+        order = sorted(range(n), key=lambda i: (rows[i][0], i))
+    out: list[tuple[int, int, int]] = []
+    cluster: list[int] = []
+    cluster_end = -1
+    for i in order:
+        first, last = rows[i][0], rows[i][1]
+        if first > cluster_end:
+            if len(cluster) == 1:
+                j = cluster[0]
+                out.append((rows[j][0], rows[j][1], j))
+            elif cluster:
+                out.extend(_sweep(rows, cluster))
+            cluster = [i]
+            cluster_end = last
+        else:
+            cluster.append(i)
+            cluster_end = max(cluster_end, last)
+    if len(cluster) == 1:
+        j = cluster[0]
+        out.append((rows[j][0], rows[j][1], j))
+    else:
+        out.extend(_sweep(rows, cluster))
+    return out
+
+
+def _sweep(rows: Sequence[tuple[int, int, int]], members: list[int]) -> list[tuple[int, int, int]]:
+    """Most-specific pieces of one cluster of overlapping rows (``members`` by ``first``)."""
+    points = sorted({rows[i][0] for i in members} | {rows[i][1] + 1 for i in members})
     heap: list[tuple[int, int, int]] = []  # (size, row index, last)
     out: list[tuple[int, int, int]] = []
     j = 0
+    n = len(members)
     for k, p in enumerate(points):
-        while j < n and rows[by_first[j]][0] == p:
-            i = by_first[j]
+        while j < n and rows[members[j]][0] == p:
+            i = members[j]
             heapq.heappush(heap, (rows[i][1] - rows[i][0], i, rows[i][1]))
             j += 1
         while heap and heap[0][2] < p:

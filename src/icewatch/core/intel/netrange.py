@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 
 from icewatch.core.intel.errors import IntelParseError
 
@@ -22,19 +23,17 @@ V4_MAX = (1 << 32) - 1
 V6_MAX = (1 << 128) - 1
 
 
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_V4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}", re.ASCII)
+
+
 def _v4_int(text: str) -> int | None:
-    parts = text.split(".")
-    if len(parts) != 4:
+    """The integer of a dotted-quad IPv4 address (no leading zeros), else ``None``."""
+    m = _V4.fullmatch(text)
+    if m is None:
         return None
-    n = 0
-    for p in parts:
-        if not (0 < len(p) <= 3 and p.isascii() and p.isdigit()) or (len(p) > 1 and p[0] == "0"):
-            return None
-        v = int(p)
-        if v > 255:
-            return None
-        n = (n << 8) | v
-    return n
+    a, b, c, d = m.groups()
+    return (int(a) << 24) | (int(b) << 16) | (int(c) << 8) | int(d)
 
 
 def parse_address(text: str, *, field: str = "address", line: int | None = None) -> tuple[int, int]:

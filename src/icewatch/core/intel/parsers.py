@@ -367,14 +367,19 @@ def parse_oracle_ranges(
 
 def _csv_rows(text: str, max_line: int, delimiter: str = ",") -> Iterator[tuple[int, list[str]]]:
     """``(line number, fields)`` of each non-blank, non-``#`` CSV line."""
-    for number, line in _lines(text, max_line, comment=None):
-        if line.startswith("#"):
-            continue
-        try:
-            fields = next(csv.reader((line,), delimiter=delimiter, strict=True))
-        except (csv.Error, StopIteration) as exc:
-            raise IntelParseError("csv", f"bad CSV: {exc}", line=number) from None
-        yield number, fields
+    where = [0]
+
+    def lines() -> Iterator[str]:
+        for number, line in _lines(text, max_line, comment=None):
+            if not line.startswith("#"):
+                where[0] = number
+                yield line
+
+    try:
+        for fields in csv.reader(lines(), delimiter=delimiter, strict=True):
+            yield where[0], fields
+    except csv.Error as exc:
+        raise IntelParseError("csv", f"bad CSV: {exc}", line=where[0]) from None
 
 
 def parse_geofeed(

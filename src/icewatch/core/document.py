@@ -315,5 +315,5 @@ def session_document(
         "client": None if evidence.client is None else evidence.client.as_dict(),
         "dialect": None if (d := dialect_of(c)) is None else d.as_dict(),
         "verdict": None if verdict is None else verdict.as_dict(),
-        "fingerprint": fingerprint_document(network_fingerprint(c), population),
+        "fingerprint": fingerprint_document(network_fingerprint(c, d), population),
     }

@@ -33,8 +33,15 @@ from typing import Any, Final
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import Correlation, normalize_ip
-from icewatch.core.dialect import dialect_of
-from icewatch.core.ice import AddressClass, AddressKind, Candidate, CandidateType, Transport
+from icewatch.core.dialect import DialectResult, dialect_of
+from icewatch.core.ice import (
+    AddressClass,
+    AddressKind,
+    Candidate,
+    CandidateType,
+    Priority,
+    Transport,
+)
 from icewatch.core.netclass import Category, classify_ip
 
 __all__ = [
@@ -220,10 +227,34 @@ def _ip_of(c: Candidate) -> IPAddress | None:
 
 
 def _all_candidates(c: Correlation) -> list[Candidate]:
-    return [e.candidate for e in c.candidates] + list(c.sdp_candidates)
+    """The candidates of the events and of the SDP, each shape once (the SDP repeats the
+    events' candidates, without their ufrag)."""
+    out: dict[tuple[object, ...], Candidate] = {}
+    for cand in [e.candidate for e in c.candidates] + list(c.sdp_candidates):
+        key = (
+            cand.type,
+            cand.transport,
+            cand.priority,
+            str(cand.address),
+            cand.port,
+            cand.related_port,
+            cand.tcptype,
+            cand.network_cost,
+        )
+        out.setdefault(key, cand)
+    return list(out.values())
 
 
-def _hosts(candidates: list[Candidate]) -> tuple[dict[str, str], set[IPAddress]]:
+def _category(ip: IPAddress, known: Mapping[IPAddress, Category]) -> Category:
+    found = known.get(ip)
+    return found if found is not None else classify_ip(str(ip)).category
+
+
+def _hosts(
+    candidates: list[Candidate],
+    priorities: Mapping[int, Priority],
+    known: Mapping[IPAddress, Category],
+) -> tuple[dict[str, str], set[IPAddress]]:
     """Each distinct host address → ``form:class``; and the raw host IPs."""
     seen: dict[str, str] = {}
     raw: set[IPAddress] = set()
@@ -233,11 +264,11 @@ def _hosts(candidates: list[Candidate]) -> tuple[dict[str, str], set[IPAddress]]
         ip = _ip_of(cand)
         if ip is not None:
             raw.add(ip)
-            seen.setdefault(str(ip), f"ip:{classify_ip(str(ip)).category.value}")
+            seen.setdefault(str(ip), f"ip:{_category(ip, known).value}")
             continue
         key = str(cand.address).lower()
         if cand.address_kind is AddressKind.MDNS:
-            cls = cand.priority_info.address_class
+            cls = priorities[id(cand)].address_class
             label = "hidden" if cls is AddressClass.UNKNOWN else cls.value
             # The same name may come over UDP and TCP: a class known from one wins.
             if seen.get(key, "mdns:hidden") == "mdns:hidden":
@@ -247,7 +278,12 @@ def _hosts(candidates: list[Candidate]) -> tuple[dict[str, str], set[IPAddress]]
     return seen, raw
 
 
-def _ipv6_classes(c: Correlation, candidates: list[Candidate]) -> set[str]:
+def _ipv6_classes(
+    c: Correlation,
+    candidates: list[Candidate],
+    priorities: Mapping[int, Priority],
+    known: Mapping[IPAddress, Category],
+) -> set[str]:
     out: set[str] = set()
     sightings = (*c.observed, *c.reported_public, *c.reported_local)
     for s in sightings:
@@ -255,10 +291,10 @@ def _ipv6_classes(c: Correlation, candidates: list[Candidate]) -> set[str]:
             out.add(_V6_CATEGORY.get(s.category, "other"))
     for ip in c.http_ips:
         if ip.version == 6:
-            out.add(_V6_CATEGORY.get(classify_ip(str(ip)).category, "other"))
+            out.add(_V6_CATEGORY.get(_category(ip, known), "other"))
     for cand in candidates:
         if cand.type is CandidateType.HOST and cand.address_kind is AddressKind.MDNS:
-            label = _V6_CLASS.get(cand.priority_info.address_class)
+            label = _V6_CLASS.get(priorities[id(cand)].address_class)
             if label is not None:
                 out.add(label)
     return out
@@ -336,8 +372,10 @@ def _asns_of(c: Correlation) -> dict[IPAddress, int]:
     return out
 
 
-def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
+def _components(c: Correlation, dialect: str) -> tuple[tuple[str, str], ...]:
     candidates = _all_candidates(c)
+    priorities = {id(cand): cand.priority_info for cand in candidates}
+    known = {s.ip: s.category for s in (*c.observed, *c.reported_public, *c.reported_local)}
     asns = _asns_of(c)
     observed: dict[int, set[IPAddress]] = {}
     for s in c.observed:
@@ -347,7 +385,7 @@ def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
         ips = observed.get(family) or {ip for ip in c.http_ips if ip.version == family}
         return _bounded((_network(ip, asns) for ip in ips), sep="|")
 
-    hosts, raw_hosts = _hosts(candidates)
+    hosts, raw_hosts = _hosts(candidates, priorities, known)
     forms = {v.split(":", 1)[0] for v in hosts.values()}
     if not forms:
         mdns = "none"
@@ -359,7 +397,7 @@ def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
         mdns = "mixed"
 
     costs = _bounded(str(cand.network_cost) for cand in candidates if cand.network_cost is not None)
-    engine = _bounded(cand.priority_info.engine_layout.value for cand in candidates)
+    engine = _bounded(p.engine_layout.value for p in priorities.values())
     tcp = _bounded(
         f"{cand.type.value}:{cand.tcptype.value if cand.tcptype else 'passive'}"
         for cand in candidates
@@ -387,10 +425,10 @@ def _components(c: Correlation) -> tuple[tuple[str, str], ...]:
         "http_path": _http_path(c.http_ips, observed, asns),
         "hosts": _counted(Counter(hosts.values())),
         "mdns": mdns,
-        "ipv6": _bounded(_ipv6_classes(c, candidates), sep="+"),
+        "ipv6": _bounded(_ipv6_classes(c, candidates, priorities, known), sep="+"),
         "costs": costs,
         "engine": engine,
-        "dialect": "none" if (d := dialect_of(c)) is None else d.dialect.value,
+        "dialect": dialect,
         "tcp": tcp,
         "turn": turn,
         "udp": udp,
@@ -407,11 +445,21 @@ def _digest(components: tuple[tuple[str, str], ...]) -> str:
     return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
 
 
-def network_fingerprint(correlation: Correlation) -> NetworkFingerprint | None:
-    """The fingerprint of a session that has reported (``None`` before its report)."""
+_COMPUTE: Final = object()
+
+
+def network_fingerprint(
+    correlation: Correlation, dialect: DialectResult | object | None = _COMPUTE
+) -> NetworkFingerprint | None:
+    """The fingerprint of a session that has reported (``None`` before its report).
+
+    ``dialect`` is :func:`~icewatch.core.dialect.dialect_of` of the correlation, when the
+    caller has it already (it is computed otherwise)."""
     if correlation.report is None:
         return None
-    components = _components(correlation)
+    found = dialect_of(correlation) if dialect is _COMPUTE else dialect
+    label = found.dialect.value if isinstance(found, DialectResult) else "none"
+    components = _components(correlation, label)
     return NetworkFingerprint(_digest(components), components)
 
 

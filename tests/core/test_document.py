@@ -39,6 +39,7 @@ TOP_KEYS = {
     "client",
     "dialect",
     "fingerprint",
+    "intel",
 }
 
 

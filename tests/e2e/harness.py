@@ -144,6 +144,21 @@ class E2E:
         self.server = self.topo.run_in(SERVER, argv, env=self.icewatch_env(), stderr=log)
         _expect_line(self.server, "icewatch", "icewatch serve", log_file=self.server_log)
 
+    def start_extra_server(self, name: str, http_port: int, stun_port: int, *extra: str) -> Proc:
+        """Another ``icewatch serve`` in the server namespace, with its own ports, database
+        and log (``server-NAME.log``), for scenarios that need other settings (``--list
+        KIND=FILE``). The caller stops it (``proc.stop()``); the sandbox does otherwise."""
+        argv = [
+            sys.executable, "-m", "icewatch", "serve", "--host", "::",
+            "--port", str(http_port), "--stun-port", str(stun_port),
+            "--db", f"sqlite:///{self.work / f'icewatch-{name}.db'}", *extra,
+        ]  # fmt: skip
+        log_path = self.work / f"server-{name}.log"
+        log = log_path.open("ab")
+        proc = self.topo.run_in(SERVER, argv, env=self.icewatch_env(), stderr=log)
+        _expect_line(proc, "icewatch", f"icewatch serve ({name})", log_file=log_path)
+        return proc
+
     def start_proxy(self) -> None:
         argv = [
             sys.executable, "-m", "tests.browser.proxy",

@@ -314,6 +314,7 @@ def session_document(
         "report": _report(report),
         "client": None if evidence.client is None else evidence.client.as_dict(),
         "dialect": None if (d := dialect_of(c)) is None else d.as_dict(),
+        "intel": evidence.intel.as_dict(),
         "verdict": None if verdict is None else verdict.as_dict(),
         "fingerprint": fingerprint_document(network_fingerprint(c, d), population),
     }

@@ -145,10 +145,23 @@ def test_session_documents_with_enrichments_give_the_same_verdict(tmp_path: Path
     and reaches the verdict the server gave."""
     from icewatch.core.correlate import correlate
     from icewatch.core.document import session_document
-    from icewatch.core.evidence import session_evidence_from_dict
+    from icewatch.core.evidence import IntelEvidence, IntelLookup, session_evidence_from_dict
+    from icewatch.core.intel.model import IntelHit, IntelResult, Kind, Provenance
     from icewatch.web.useragent import enrich_user_agent
 
     firefox_ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+    hosting = IntelResult(
+        hits=(
+            IntelHit(
+                Kind.HOSTING,
+                "Example Hosting",
+                64500,
+                "Example Hosting Ltd",
+                Provenance.of("operator-list", "2027-01-01", "10.77.1.0/24"),
+            ),
+        ),
+        asn=64500,
+    )
     docs = []
     for visit in build(tmp_path, VISITS[:1] + VISITS[2:3]):
         stored = session_evidence_from_dict(visit["evidence"])
@@ -158,6 +171,9 @@ def test_session_documents_with_enrichments_give_the_same_verdict(tmp_path: Path
                 ev = dataclasses.replace(ev, report=dataclasses.replace(ev.report, user_agent=ua))
             ev = asyncio.run(enrich_user_agent(ev))
             assert ev.client is not None
+            if ua is not None:  # and the HTTP address in a hosting network, by a list
+                lookup = IntelLookup(ev.http.client_ip, ("http",), hosting)
+                ev = dataclasses.replace(ev, intel=IntelEvidence("test", (lookup,)))
             _, verdict = evaluate(ev)
             docs.append(session_document(ev, verdict, correlate(ev)))
     path = tmp_path / "documents.json"
@@ -168,7 +184,8 @@ def test_session_documents_with_enrichments_give_the_same_verdict(tmp_path: Path
     assert [r["verdict"] for r in results] == [d["verdict"] for d in docs]
     assert [r["fingerprint"]["id"] for r in results] == [d["fingerprint"]["id"] for d in docs]
     spoofed = {s["code"] for s in results[1]["verdict"]["signals"]}
-    assert "candidate.shape_mismatch" in spoofed, spoofed
+    assert {"candidate.shape_mismatch", "ip.datacenter"} <= spoofed, spoofed
+    assert results[1]["fingerprint"]["components"][0]["value"] == "AS64500"
 
 
 def test_analyze_with_other_weights(made: list[dict[str, Any]], tmp_path: Path) -> None:

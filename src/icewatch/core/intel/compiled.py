@@ -16,7 +16,8 @@ The file must be exactly ``56 + H + B`` bytes; anything else (truncated, padded,
 flipped, another format version) raises :class:`IntelParseError`, so the updater never
 swaps in a bad file. Sections are plain arrays (``array`` type codes ``B``/``H``/``I``/``Q``;
 IPv6 addresses as two ``Q`` halves) copied out of the buffer with ``frombytes``, which
-takes a ``bytes``, a ``memoryview`` or an ``mmap`` slice alike.
+takes a ``bytes``, a ``memoryview`` or an ``mmap`` slice alike; the first-level indexes
+(64 Ki entries each) are zlib-compressed (type code ``zI``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import struct
+import zlib
 from array import array
 from collections.abc import Sequence
 from typing import Any
@@ -82,8 +84,11 @@ class _Writer:
         self.parts.append(data)
         self.size += len(data)
 
-    def array(self, name: str, a: array[int]) -> None:
-        self.add(name, _to_bytes(a), a.typecode, len(a))
+    def array(self, name: str, a: array[int], *, compress: bool = False) -> None:
+        if compress:
+            self.add(name, zlib.compress(_to_bytes(a), 6), "z" + a.typecode, len(a))
+        else:
+            self.add(name, _to_bytes(a), a.typecode, len(a))
 
 
 def _write_family(w: _Writer, f: FamilyTables) -> None:
@@ -96,8 +101,10 @@ def _write_family(w: _Writer, f: FamilyTables) -> None:
             hi, lo = _split128(values)
             w.array(p + name + "_hi", hi)
             w.array(p + name + "_lo", lo)
-    for name in ("seg_asn", "seg_combo", "ent_src", "ent_rec", "combo_off", "combo_items", "index"):
+    for name in ("seg_asn", "seg_combo", "ent_src", "ent_rec", "combo_off", "combo_items"):
         w.array(p + name, getattr(f, name))
+    # the first-level index: 64 Ki entries, mostly runs; compressed (256 KiB → a few KiB)
+    w.array(p + "index", f.index, compress=True)
 
 
 def compile_tables(tables: Tables) -> bytes:
@@ -211,9 +218,18 @@ class _Reader:
             raise IntelParseError(name, "section outside the file")
         return self.body[off : off + size], count
 
-    def array(self, name: str, typecode: str) -> array[int]:
-        raw, count = self.raw(name, typecode)
+    def array(self, name: str, typecode: str, *, compressed: bool = False) -> array[int]:
+        raw, count = self.raw(name, ("z" if compressed else "") + typecode)
         a = array(typecode)
+        if compressed:
+            try:
+                inflater = zlib.decompressobj()
+                out = inflater.decompress(raw, count * a.itemsize + 1)
+            except zlib.error:
+                raise IntelParseError(name, "compressed section is corrupt") from None
+            if not inflater.eof:
+                raise IntelParseError(name, "compressed section is longer than its count")
+            raw = memoryview(out)
         if len(raw) != count * a.itemsize:
             raise IntelParseError(name, f"section of {len(raw)} bytes for {count} items")
         a.frombytes(raw)
@@ -250,7 +266,7 @@ def _read_family(r: _Reader, version: int, records: int, sources: int) -> Family
         ent_rec=r.array(p + "ent_rec", "I"),
         combo_off=r.array(p + "combo_off", "I"),
         combo_items=r.array(p + "combo_items", "I"),
-        index=r.array(p + "index", "I"),
+        index=r.array(p + "index", "I", compressed=True),
     )
     nseg, nent, ncombo = len(f.starts), len(f.ent_rec), len(f.combo_off) - 1
     if nseg < 1 or f.starts[0] != 0:

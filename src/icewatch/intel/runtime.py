@@ -24,12 +24,14 @@ from pathlib import Path
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.intel import (
+    EMPTY_RESULT,
     IntelDB,
     IntelParseError,
     IntelResult,
     SourceInfo,
     load_compiled,
 )
+from icewatch.core.netclass import Category, classify_ip
 from icewatch.intel.embedded import EmbeddedUnavailable, load_embedded
 from icewatch.intel.files import DataDir
 from icewatch.intel.lists import load_lists, parse_specs
@@ -52,6 +54,10 @@ NO_ASN_WARNING = (
 )
 
 
+def _is_public(ip: IPAddress) -> bool:
+    return classify_ip(str(ip)).category is Category.PUBLIC
+
+
 @dataclass(frozen=True, slots=True)
 class IntelRuntime:
     """The data and the lists one server process answers from."""
@@ -64,8 +70,13 @@ class IntelRuntime:
     list_names: tuple[str, ...] = ()
 
     def lookup(self, ip: IPAddress) -> IntelResult:
-        """Every source's answer for ``ip``: the data's, then the operator lists'."""
-        found = self.data.lookup(ip)
+        """Every source's answer for ``ip``: the data's, then the operator lists'.
+
+        Only public addresses are looked up in the data: published feeds sometimes carry
+        documentation or private ranges (a geofeed's example lines), and a private or
+        CGNAT address says nothing about a provider. Operator lists see every address
+        (a lab or an intranet lists its own private networks)."""
+        found = self.data.lookup(ip) if _is_public(ip) else EMPTY_RESULT
         if self.lists.is_empty():
             return found
         extra = self.lists.lookup(ip)

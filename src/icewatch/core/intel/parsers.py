@@ -565,6 +565,8 @@ def parse_iptoasn_tsv(
     b = _asn_table_builder(source, provider, licence, url, max_rows)
     records: dict[tuple[int, str], int] = {}
     for number, line in _lines(text, max_line, comment=None):
+        if line.startswith("#"):
+            continue
         fields = line.split("\t")
         if len(fields) < 3:
             raise IntelParseError(

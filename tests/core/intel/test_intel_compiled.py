@@ -217,7 +217,7 @@ def test_structural_checks_behind_a_valid_checksum(compiled):
     bad_count = json.loads(json.dumps(header))
     bad_count["sections"]["rec_kind"][3] += 1
     no_section = json.loads(json.dumps(header))
-    del no_section["sections"]["v6_index"]
+    del no_section["sections"]["v4_index"]
     bad_source = json.loads(json.dumps(header))
     bad_source["sources"][0]["role"] = "oracle"
     for h in (bad_section, bad_count, no_section, bad_source):

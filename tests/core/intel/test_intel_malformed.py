@@ -104,6 +104,7 @@ MALFORMED: list[tuple[Parser, str, str, int | None]] = [
     (asn_list, "AS1 # fine\nASX # bad\n", "asn", 2),
     (asn_list, "AS99999999999\n", "asn", 1),
     (asn_list, "AS4294967296\n", "asn", 1),
+    (asn_list, "AS4294967295\n", "asn", 1),
     (tor, "185.220.101.1\n185.220.101\n", "address", 2),
     (tor, "ExitAddress nope 2026-01-01 00:00:00\n", "address", 1),
     (iptoasn, "1.0.0.0\t1.0.0.255\n", "fields", 1),

@@ -63,10 +63,11 @@ class FamilyTables:
     ent_rec: array[int] = field(default_factory=_ints4)
     combo_off: array[int] = field(default_factory=lambda: array("I", [0, 0]))
     combo_items: array[int] = field(default_factory=_ints4)
-    #: ``index[b]``: the segment holding the first address whose top 16 bits are ``b``
-    #: (``b`` in 0..65535; ``index[65536]`` is the last segment). A lookup bisects only
-    #: between ``index[b]`` and ``index[b + 1]``: a handful of steps instead of ~19.
-    index: array[int] = field(default_factory=lambda: array("I", bytes(4 * (INDEX_SIZE + 1))))
+    #: IPv4 only: ``index[b]`` is the segment holding the first address whose top 16 bits
+    #: are ``b`` (``b`` in 0..65535; ``index[65536]`` is the last segment). A lookup
+    #: bisects only between ``index[b]`` and ``index[b + 1]``: a few steps instead of ~19.
+    #: (Empty for IPv6, where routed space crowds into a few /16s and it does not pay.)
+    index: array[int] = field(default_factory=_ints4)
 
 
 @dataclass(slots=True)
@@ -357,7 +358,6 @@ def _family(
     return FamilyTables(
         version=6,
         starts=starts,
-        index=bucket_index(starts, 128),
         seg_asn=array("I", seg_asn),
         seg_combo=array("I", seg_combo),
         ent_first=ent_first,

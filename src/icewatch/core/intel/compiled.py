@@ -17,7 +17,7 @@ flipped, another format version) raises :class:`IntelParseError`, so the updater
 swaps in a bad file. Sections are plain arrays (``array`` type codes ``B``/``H``/``I``/``Q``;
 IPv6 addresses as two ``Q`` halves) copied out of the buffer with ``frombytes``, which
 takes a ``bytes``, a ``memoryview`` or an ``mmap`` slice alike; the first-level indexes
-(64 Ki entries each) are zlib-compressed (type code ``zI``).
+(64 Ki entries for IPv4, empty for IPv6) are zlib-compressed (type code ``zI``).
 """
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def _write_family(w: _Writer, f: FamilyTables) -> None:
             w.array(p + name + "_lo", lo)
     for name in ("seg_asn", "seg_combo", "ent_src", "ent_rec", "combo_off", "combo_items"):
         w.array(p + name, getattr(f, name))
-    # the first-level index: 64 Ki entries, mostly runs; compressed (256 KiB → a few KiB)
+    # the first-level index (IPv4): 64 Ki entries, mostly runs; compressed
     w.array(p + "index", f.index, compress=True)
 
 
@@ -279,7 +279,9 @@ def _read_family(r: _Reader, version: int, records: int, sources: int) -> Family
         raise IntelParseError(p + "combo_off", "inconsistent combination offsets")
     if any(f.combo_off[i] > f.combo_off[i + 1] for i in range(ncombo)):
         raise IntelParseError(p + "combo_off", "offsets not increasing")
-    if len(f.index) != INDEX_SIZE + 1 or f.index[0] != 0 or f.index[-1] != nseg - 1:
+    if version == 4 and (
+        len(f.index) != INDEX_SIZE + 1 or f.index[0] != 0 or f.index[-1] != nseg - 1
+    ):
         raise IntelParseError(p + "index", "first-level index malformed")
     _bound(p + "index", f.index, nseg)
     _bound(p + "seg_asn", f.seg_asn, nent + 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from icewatch.core.addr import parse_ip
 from icewatch.core.intel.build import NONE, FamilyTables, Tables, build_tables
@@ -22,6 +22,7 @@ from icewatch.core.intel.source import ParsedSource
 __all__ = ["IntelDB"]
 
 _V4_MAPPED = 0xFFFF
+_IPV4 = ipaddress.IPv4Address
 _new = tuple.__new__
 
 
@@ -48,6 +49,8 @@ class IntelDB:
         "_t",
         "_v4",
         "_v6",
+        "lookup_v4",
+        "lookup_v6",
     )
 
     def __init__(self, tables: Tables) -> None:
@@ -70,6 +73,10 @@ class IntelDB:
         for asn, src, rec in zip(tables.al_asn, tables.al_src, tables.al_rec, strict=True):
             al.setdefault(asn, []).append((src, rec))
         self._al = {asn: tuple(v) for asn, v in al.items()}
+        #: Lookup of the IPv4 address with integer value ``n`` (0 ≤ n < 2³²).
+        self.lookup_v4: Callable[[int], IntelResult] = self._make_lookup(tables.v4)
+        #: Lookup of the IPv6 address with integer value ``n`` (no IPv4-mapped unwrapping).
+        self.lookup_v6: Callable[[int], IntelResult] = self._make_lookup(tables.v6)
 
     # --- construction ------------------------------------------------------------------
 
@@ -118,8 +125,13 @@ class IntelDB:
         A string is parsed with :func:`icewatch.core.addr.parse_ip` (which raises
         :class:`~icewatch.core.errors.AddressParseError` for a non-address).
         """
+        cls = ip.__class__
+        if cls is _IPV4:
+            return self.lookup_v4(int(ip))
         if isinstance(ip, str):
             ip = parse_ip(ip).ip
+            if ip.version == 4:
+                return self.lookup_v4(int(ip))
         n = int(ip)
         if ip.version == 4:
             return self.lookup_v4(n)
@@ -127,21 +139,83 @@ class IntelDB:
             return self.lookup_v4(n & 0xFFFFFFFF)
         return self.lookup_v6(n)
 
-    def lookup_v4(self, n: int) -> IntelResult:
-        """Lookup of the IPv4 address with integer value ``n`` (0 ≤ n < 2³²)."""
-        t = self._v4
-        b = n >> 16
-        index = t.index
-        i = bisect_right(t.starts, n, index[b], index[b + 1] + 1) - 1
-        return self._segment(t, i)
+    def _make_lookup(self, t: FamilyTables) -> Callable[[int], IntelResult]:
+        """The lookup function of one family, with every table bound as a local.
 
-    def lookup_v6(self, n: int) -> IntelResult:
-        """Lookup of the IPv6 address with integer value ``n`` (no IPv4-mapped unwrapping)."""
-        t = self._v6
-        b = n >> 112
+        Hot path: one ``bisect`` (IPv4: between the bounds of the address's /16 in the
+        first-level index), then, for the common answer — an ASN and nothing else — a
+        handful of array reads and two tuples. Anything else goes to :meth:`_result`.
+        """
+        starts = t.starts
         index = t.index
-        i = bisect_right(t.starts, n, index[b], index[b + 1] + 1) - 1
-        return self._segment(t, i)
+        seg_asn = t.seg_asn
+        seg_combo = t.seg_combo
+        ent_rec = t.ent_rec
+        ent_src = t.ent_src
+        ent_first = t.ent_first
+        ent_last = t.ent_last
+        rec_asn = self._rec_asn
+        rec_org = self._rec_org
+        strings = self._strings
+        names = self._src_name
+        versions = self._src_version
+        listed = self._al
+        general = self._result
+        family = t.version
+        new = _new
+        prov_type = Provenance
+        result_type = IntelResult
+        empty = EMPTY_RESULT
+        none = NONE
+        search = bisect_right
+
+        # The two functions differ only in their first lines; the rest is inlined in both
+        # (a call costs more than the array reads it would share).
+        if family == 4:
+
+            def lookup_v4(n: int) -> IntelResult:
+                b = n >> 16
+                i = search(starts, n, index[b], index[b + 1] + 1) - 1
+                a = seg_asn[i]  # 1 + the ASN entry, or 0
+                c = seg_combo[i]  # combination of classification entries, 0 = none
+                if c or not a:
+                    return general(t, a, c) if a or c else empty
+                a -= 1
+                rec = ent_rec[a]
+                asn = rec_asn[rec]
+                if asn in listed:
+                    return general(t, a + 1, 0)
+                src = ent_src[a]
+                org = rec_org[rec]
+                prov = (names[src], versions[src], ent_first[a], ent_last[a], family, None)
+                asn_value = None if asn == none else asn
+                return new(
+                    result_type,
+                    ((), asn_value, strings[org] if org else None, new(prov_type, prov)),
+                )
+
+            return lookup_v4
+
+        def lookup_v6(n: int) -> IntelResult:
+            i = search(starts, n) - 1
+            a = seg_asn[i]  # 1 + the ASN entry, or 0
+            c = seg_combo[i]  # combination of classification entries, 0 = none
+            if c or not a:
+                return general(t, a, c) if a or c else empty
+            a -= 1
+            rec = ent_rec[a]
+            asn = rec_asn[rec]
+            if asn in listed:
+                return general(t, a + 1, 0)
+            src = ent_src[a]
+            org = rec_org[rec]
+            prov = (names[src], versions[src], ent_first[a], ent_last[a], family, None)
+            asn_value = None if asn == none else asn
+            return new(
+                result_type, ((), asn_value, strings[org] if org else None, new(prov_type, prov))
+            )
+
+        return lookup_v6
 
     def _hit(self, rec: int, prov: Provenance) -> IntelHit:
         kind = self._kinds[self._rec_kind[rec]]
@@ -158,37 +232,6 @@ class IntelDB:
                 self._extras[self._rec_extra[rec]],
             ),
         )
-
-    def _segment(self, t: FamilyTables, i: int) -> IntelResult:
-        """The answer for segment ``i`` of family table ``t``."""
-        a = t.seg_asn[i]  # 1 + the ASN entry, or 0
-        c = t.seg_combo[i]  # combination of classification entries, 0 = none
-        if not a:
-            return EMPTY_RESULT if not c else self._result(t, a, c)
-        if c:
-            return self._result(t, a, c)
-        # The common case, inlined: an ASN and nothing else.
-        a -= 1
-        rec = t.ent_rec[a]
-        src = t.ent_src[a]
-        asn = self._rec_asn[rec]
-        org_id = self._rec_org[rec]
-        prov = _new(
-            Provenance,
-            (
-                self._src_name[src],
-                self._src_version[src],
-                t.ent_first[a],
-                t.ent_last[a],
-                t.version,
-                None,
-            ),
-        )
-        if asn == NONE:
-            return _new(IntelResult, ((), None, self._strings[org_id] if org_id else None, prov))
-        if asn in self._al:
-            return self._result(t, a + 1, c)
-        return _new(IntelResult, ((), asn, self._strings[org_id] if org_id else None, prov))
 
     def _result(self, t: FamilyTables, a: int, c: int) -> IntelResult:
         """The general answer (``a``: 1 + ASN entry or 0; ``c``: combination id)."""

@@ -502,8 +502,8 @@ def _asn(token: str, line: int) -> int:
     if not (0 < len(digits) <= 10 and digits.isascii() and digits.isdigit()):
         raise IntelParseError("asn", f"not an AS number: {token[:40]!r}", line=line)
     n = int(digits)
-    if n >= 1 << 32:
-        raise IntelParseError("asn", f"AS number {n} over 32 bits", line=line)
+    if n >= 0xFFFFFFFF:  # 4294967295 is reserved (RFC 7300); above is not 32-bit
+        raise IntelParseError("asn", f"AS number {n} out of range", line=line)
     return n
 
 

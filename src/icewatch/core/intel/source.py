@@ -201,7 +201,7 @@ class SourceBuilder:
     def add_asn(self, asn: int, record: int, *, line: int | None = None) -> None:
         """Add an ASN (ASN lists); a repeated ASN keeps its first record."""
         self._count(line)
-        if not 0 < asn < 1 << 32:
+        if not 0 < asn < 0xFFFFFFFF:
             raise IntelParseError("asn", f"ASN {asn} out of range", line=line)
         self._asns.setdefault(asn, record)
 

@@ -1,9 +1,9 @@
 """Drive Chromium against the real leak-test page, from *inside* a namespace.
 
 ``python -m tests.e2e.drive_chromium --url URL --profile DIR [--runs N] [--timeout S]
--- FLAG...`` loads the page ``N`` times in one browser (a fresh navigation each run,
-same profile), waits for ``document.documentElement.dataset.icewatchState === "done"``
-and prints one JSON object::
+[--init-script FILE]... -- FLAG...`` loads the page ``N`` times in one browser (a fresh
+navigation each run, same profile), waits for
+``document.documentElement.dataset.icewatchState === "done"`` and prints one JSON object::
 
     {"version": ..., "console": [...],
      "runs": [{"result": <await window.icewatch.result>, "done_ms": ...,
@@ -14,7 +14,9 @@ watches the ``data-icewatch-state`` attribute with a MutationObserver and stores
 ``performance.now()`` (milliseconds since navigation start) when it becomes ``done``.
 The driver polls for that mark every 10 ms, which adds nothing to the measurement.
 ``timing`` breaks it down with Resource Timing (session created, report sent/answered).
-Never ``playwright install``: it drives the system's ``/usr/bin/chromium``.
+Each ``--init-script`` file is added with Playwright's ``add_init_script``: it runs in
+every frame before any of the page's code (how tests play an extension that wraps the
+WebRTC API). Never ``playwright install``: it drives the system's ``/usr/bin/chromium``.
 """
 
 from __future__ import annotations
@@ -86,6 +88,7 @@ def run(
     runs: int,
     timeout: float,
     screenshot: str | None = None,
+    init_scripts: list[str] | None = None,
 ) -> dict[str, Any]:
     console: list[str] = []
     out: list[dict[str, Any]] = []
@@ -99,6 +102,8 @@ def run(
         )
         try:
             ctx.add_init_script(TIMING_SCRIPT)
+            for path in init_scripts or ():
+                ctx.add_init_script(path=path)
             page = ctx.pages[0] if ctx.pages else ctx.new_page()
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             version = ctx.browser.version if ctx.browser else "unknown"
@@ -131,9 +136,20 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=20.0)
     ap.add_argument("--screenshot", help="save a full-page PNG of the last run here")
+    ap.add_argument(
+        "--init-script", action="append", default=[], help="a script file run before the page"
+    )
     ap.add_argument("flags", nargs="*")
     args = ap.parse_args()
-    out = run(args.url, args.profile, args.flags, args.runs, args.timeout, args.screenshot)
+    out = run(
+        args.url,
+        args.profile,
+        args.flags,
+        args.runs,
+        args.timeout,
+        args.screenshot,
+        args.init_script,
+    )
     sys.stdout.write(json.dumps(out) + "\n")
 
 

@@ -200,13 +200,22 @@ class E2E:
         timeout: float = 30,
         url: str = PAGE_URL,
         screenshot: Path | None = None,
+        init_scripts: Sequence[str] = (),
     ) -> dict[str, Any]:
-        """Load the page ``runs`` times in one Chromium; the driver's raw output."""
+        """Load the page ``runs`` times in one Chromium; the driver's raw output.
+
+        ``init_scripts`` (script texts) run in every frame before the page's code
+        (Playwright ``add_init_script``), like an extension's content script."""
         profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=self.work))
         shot = ["--screenshot", str(screenshot)] if screenshot else []
+        scripts: list[str] = []
+        for i, text in enumerate(init_scripts):
+            path = profile / f"init-{i}.js"
+            path.write_text(text)
+            scripts += ["--init-script", str(path)]
         argv = [sys.executable, "-m", "tests.e2e.drive_chromium", "--url", url,
                 "--profile", str(profile / "profile"), "--runs", str(runs),
-                "--timeout", "15", *shot, "--", *flags]  # fmt: skip
+                "--timeout", "15", *shot, *scripts, "--", *flags]  # fmt: skip
         errlog = (profile / "driver.log").open("wb")
         proc = self.topo.run_in(role, argv, env=_clean_env(profile), stderr=errlog)
         try:
@@ -231,10 +240,13 @@ class E2E:
         role: str = CLIENT,
         url: str = PAGE_URL,
         screenshot: Path | None = None,
+        init_scripts: Sequence[str] = (),
     ) -> Visit:
         offset = self._proxy_offset()
         t0 = time.monotonic()
-        out = self.chromium_runs(flags, role=role, url=url, screenshot=screenshot)
+        out = self.chromium_runs(
+            flags, role=role, url=url, screenshot=screenshot, init_scripts=init_scripts
+        )
         elapsed = time.monotonic() - t0
         run = out["runs"][0]
         if run["error"] is not None:

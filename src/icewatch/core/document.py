@@ -22,7 +22,13 @@ from icewatch.core.correlate import (
     normalize_ip,
 )
 from icewatch.core.dialect import dialect_of
-from icewatch.core.evidence import HttpSighting, Observation, PageReport, SessionEvidence
+from icewatch.core.evidence import (
+    HttpSighting,
+    Observation,
+    PageReport,
+    SessionEvidence,
+    TamperReport,
+)
 from icewatch.core.fingerprint import Population, fingerprint_document, network_fingerprint
 from icewatch.core.ice import AddressClass, CandidateType, SessionDescription
 from icewatch.core.netclass import Category, classify_ip
@@ -253,6 +259,10 @@ def _sdp_summary(c: Correlation) -> dict[str, Any] | None:
     }
 
 
+def _tamper(t: TamperReport) -> dict[str, Any]:
+    return t.as_dict() | {"ms": finite(t.ms)}
+
+
 def _report(r: PageReport | None) -> dict[str, Any] | None:
     if r is None:
         return None
@@ -265,6 +275,7 @@ def _report(r: PageReport | None) -> dict[str, Any] | None:
         "user_agent": r.user_agent,
         "ua_hints": dict(r.ua_hints),
         "collector_version": r.collector_version,
+        "tamper": None if r.tamper is None else _tamper(r.tamper),
         "candidate_errors": [e.as_dict() | {"ms": finite(e.ms)} for e in r.candidate_errors],
     }
 

@@ -36,7 +36,10 @@ __all__ = [
     "PageReport",
     "ReportedCandidate",
     "SessionEvidence",
+    "StatsCandidate",
     "StunKind",
+    "TamperCheck",
+    "TamperReport",
     "WebRtcStatus",
     "http_sighting_from_dict",
     "intel_evidence_from_dict",
@@ -215,6 +218,61 @@ class WebRtcStatus(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class TamperCheck:
+    """One check of the collector's API-integrity tests that failed: which, and what it
+    saw (``native:RTCPeerConnection``, ``function RTCPeerConnection(cfg) {…}``)."""
+
+    check: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"check": self.check, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsCandidate:
+    """One ``local-candidate`` entry of ``getStats()``, as the page reported it."""
+
+    address: str | None = None  # "" when the browser hides it (Chromium, mDNS hosts)
+    port: int | None = None
+    type: str | None = None  # candidateType
+    protocol: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "port": self.port,
+            "type": self.type,
+            "protocol": self.protocol,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TamperReport:
+    """The collector's checks of the WebRTC API itself (all claims, like the rest).
+
+    ``checks`` is how many checks ran and ``failed`` the ones that did not pass;
+    ``stats`` are the ``getStats()`` local candidates read at the end of gathering (the
+    server compares them with the events); ``stats_error`` says why there are none
+    (``timeout``, the exception text); ``ms`` is the time the checks took."""
+
+    checks: int = 0
+    failed: tuple[TamperCheck, ...] = ()
+    stats: tuple[StatsCandidate, ...] = ()
+    stats_error: str | None = None
+    ms: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checks": self.checks,
+            "failed": [f.as_dict() for f in self.failed],
+            "stats": [s.as_dict() for s in self.stats],
+            "stats_error": self.stats_error,
+            "ms": self.ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PageReport:
     """Everything the page's JavaScript reported for one session (all claims)."""
 
@@ -229,6 +287,7 @@ class PageReport:
     ended_by: str | None = None  # "complete" | "deadline" | "error"
     deadline_ms: float | None = None
     collector_version: str = ""
+    tamper: TamperReport | None = None  # the collector's API-integrity checks
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -243,6 +302,7 @@ class PageReport:
             "ended_by": self.ended_by,
             "deadline_ms": self.deadline_ms,
             "collector_version": self.collector_version,
+            "tamper": None if self.tamper is None else self.tamper.as_dict(),
         }
 
 
@@ -392,6 +452,33 @@ def _candidate_error_from_dict(data: Mapping[str, Any]) -> CandidateErrorReport:
     )
 
 
+def _tamper_from_dict(data: Any) -> TamperReport | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected an object, got {type(data).__name__}")
+    return TamperReport(
+        checks=_opt_int(data.get("checks")) or 0,
+        failed=tuple(
+            TamperCheck(
+                check=_opt_str(f.get("check")) or "", detail=_opt_str(f.get("detail")) or ""
+            )
+            for f in _list(data.get("failed"))
+        ),
+        stats=tuple(
+            StatsCandidate(
+                address=_opt_str(s.get("address")),
+                port=_opt_int(s.get("port")),
+                type=_opt_str(s.get("type")),
+                protocol=_opt_str(s.get("protocol")),
+            )
+            for s in _list(data.get("stats"))
+        ),
+        stats_error=_opt_str(data.get("stats_error")),
+        ms=_opt_float(data.get("ms")),
+    )
+
+
 def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
     """Read back :meth:`PageReport.as_dict`; raise :class:`ParseError`."""
     try:
@@ -409,6 +496,7 @@ def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
             ended_by=_opt_str(data.get("ended_by")),
             deadline_ms=_opt_float(data.get("deadline_ms")),
             collector_version=_opt_str(data.get("collector_version")) or "",
+            tamper=_tamper_from_dict(data.get("tamper")),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ParseError):

@@ -12,7 +12,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from icewatch.core.evidence import CandidateErrorReport, PageReport, ReportedCandidate
+from icewatch.core.evidence import (
+    CandidateErrorReport,
+    PageReport,
+    ReportedCandidate,
+    StatsCandidate,
+    TamperCheck,
+    TamperReport,
+)
 from icewatch.core.evidence import WebRtcStatus as CoreWebRtcStatus
 from icewatch.web.context import (
     HARD_MAX_CANDIDATE_CHARS,
@@ -23,6 +30,8 @@ from icewatch.web.context import (
 )
 
 __all__ = [
+    "MAX_STATS_CANDIDATES",
+    "MAX_TAMPER_FAILED",
     "MAX_UA_HINTS",
     "CandidateErrorIn",
     "CandidateIn",
@@ -35,11 +44,17 @@ __all__ = [
     "SessionList",
     "SessionSummary",
     "SignalOut",
+    "StatsCandidateIn",
+    "TamperCheckIn",
+    "TamperIn",
     "VerdictOut",
     "to_page_report",
 ]
 
 MAX_UA_HINTS = 32
+#: Most failed tamper checks and getStats() local candidates a report may carry.
+MAX_TAMPER_FAILED = 32
+MAX_STATS_CANDIDATES = 64
 
 Text = Annotated[str, StringConstraints(max_length=HARD_MAX_TEXT_CHARS)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
@@ -72,6 +87,32 @@ class CandidateErrorIn(_Strict):
     ms: Millis | None = None
 
 
+class TamperCheckIn(_Strict):
+    """One failed check of the collector's API-integrity tests."""
+
+    check: Annotated[str, StringConstraints(max_length=64)]
+    detail: ShortText = ""
+
+
+class StatsCandidateIn(_Strict):
+    """One ``getStats()`` ``local-candidate`` entry."""
+
+    address: ShortText | None = None
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    type: Annotated[str, StringConstraints(max_length=16)] | None = None
+    protocol: Annotated[str, StringConstraints(max_length=16)] | None = None
+
+
+class TamperIn(_Strict):
+    """The collector's checks of the WebRTC API (docs/collector.md#tamper-checks)."""
+
+    checks: Annotated[int, Field(ge=0, le=1000)] = 0
+    failed: Annotated[list[TamperCheckIn], Field(max_length=MAX_TAMPER_FAILED)] = []
+    stats: Annotated[list[StatsCandidateIn], Field(max_length=MAX_STATS_CANDIDATES)] = []
+    stats_error: ShortText | None = None
+    ms: Millis | None = None
+
+
 class ReportIn(_Strict):
     """What the collector posts to ``/api/v1/sessions/{id}/report``."""
 
@@ -88,6 +129,22 @@ class ReportIn(_Strict):
     ended_by: Literal["complete", "deadline", "error"] | None = None
     deadline_ms: Millis | None = None
     collector_version: ShortText = ""
+    tamper: TamperIn | None = None
+
+
+def _tamper(t: TamperIn | None) -> TamperReport | None:
+    if t is None:
+        return None
+    return TamperReport(
+        checks=t.checks,
+        failed=tuple(TamperCheck(check=f.check, detail=f.detail) for f in t.failed),
+        stats=tuple(
+            StatsCandidate(address=x.address, port=x.port, type=x.type, protocol=x.protocol)
+            for x in t.stats
+        ),
+        stats_error=t.stats_error,
+        ms=t.ms,
+    )
 
 
 def to_page_report(body: ReportIn) -> PageReport:
@@ -123,6 +180,7 @@ def to_page_report(body: ReportIn) -> PageReport:
         ended_by=body.ended_by,
         deadline_ms=body.deadline_ms,
         collector_version=body.collector_version,
+        tamper=_tamper(body.tamper),
     )
 
 

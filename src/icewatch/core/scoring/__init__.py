@@ -26,6 +26,7 @@ from icewatch.core.scoring.engine import (
 )
 from icewatch.core.scoring.rule import MAX_LISTED, Finding, Rule, RuleCheck
 from icewatch.core.scoring.rules_candidate import candidate_malformed, candidate_spoofed
+from icewatch.core.scoring.rules_forensics import webrtc_api_tampered
 from icewatch.core.scoring.rules_ip import ip_webrtc_http_mismatch
 from icewatch.core.scoring.rules_net import (
     net_cgnat,
@@ -64,6 +65,7 @@ __all__ = [
     "score",
     "signal_catalog",
     "validate_weights",
+    "webrtc_api_tampered",
     "webrtc_no_candidates",
     "webrtc_udp_blocked",
     "webrtc_unavailable",

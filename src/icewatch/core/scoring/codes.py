@@ -19,6 +19,7 @@ class SignalCode(StrEnum):
     CANDIDATE_SPOOFED = "candidate.spoofed"
     CANDIDATE_MALFORMED = "candidate.malformed"
     WEBRTC_UNAVAILABLE = "webrtc.unavailable"
+    WEBRTC_API_TAMPERED = "webrtc.api_tampered"
     WEBRTC_NO_CANDIDATES = "webrtc.no_candidates"
     WEBRTC_UDP_BLOCKED = "webrtc.udp_blocked"
     NET_LOCAL_IP_EXPOSED = "net.local_ip_exposed"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from icewatch.core.correlate import Correlation
 from icewatch.core.evidence import WebRtcStatus
+from icewatch.core.forensics import claimed_browser
 from icewatch.core.scoring.evidence_json import finite, listed, observation_json, short
 from icewatch.core.scoring.rule import Finding
 
@@ -28,11 +29,17 @@ def webrtc_unavailable(c: Correlation) -> Finding | None:
     report = c.report
     if report is None or report.webrtc is WebRtcStatus.OK:
         return None
+    claimed = claimed_browser(report.user_agent)
     if report.webrtc is WebRtcStatus.MISSING:
         summary = (
             "The page reported that RTCPeerConnection is missing: WebRTC is disabled or "
             "removed in this browser."
         )
+        if claimed is not None and claimed.ships_webrtc:
+            summary = summary[:-1] + (
+                f", although the {claimed.name.capitalize()} {claimed.major} its user agent "
+                f"claims always has it."
+            )
     else:
         detail = f": {short(report.error, 160)}" if report.error else ""
         summary = f"Creating an RTCPeerConnection threw{detail}."
@@ -42,6 +49,7 @@ def webrtc_unavailable(c: Correlation) -> Finding | None:
             "webrtc": report.webrtc.value,
             "error": report.error,
             "user_agent": report.user_agent,
+            "claimed_browser": None if claimed is None else claimed.as_dict(),
         },
     )
 

@@ -18,6 +18,7 @@ from icewatch.core.scoring.rules_env import (
     env_ua_network_mismatch,
     net_vpn_interface,
 )
+from icewatch.core.scoring.rules_forensics import webrtc_api_tampered
 from icewatch.core.scoring.rules_intel import (
     ip_crawler,
     ip_datacenter,
@@ -262,7 +263,21 @@ RULES: tuple[Rule, ...] = (
             "obfuscation off drops a srflx equal to its host address; the raw host "
             "candidate accounts for it. A page that stopped early (its own deadline, or "
             "an error) is given 1 s of grace for Binding requests that arrived just before "
-            "its report."
+            "its report. More kinds compare the report with the packets' timing and with "
+            "itself: `rewritten_port` — a srflx names an address the server saw in this "
+            "session, but a port it never saw from it; `premature` — a srflx reached the "
+            "page before the server even received the Binding request it answers (the page "
+            "started before the server created the session, so `created_at + ms` is the "
+            "latest time the event can have happened; 150 ms of margin for coarse timers); "
+            "`sdp_connection` / `sdp_rtcp` — the SDP's `c=` (with the `m=` port) or "
+            "`a=rtcp` names an address no candidate has, although browsers put their "
+            "default candidate (or 0.0.0.0) there; `raddr` — a srflx names a base address "
+            "no host candidate has, while raw host candidates are shown; `not_in_sdp` / "
+            "`not_in_events` — an event with no copy in the final SDP, or (gathering "
+            "complete) an SDP candidate no event delivered (compared on foundation, "
+            "component, transport, priority, address, port, type and related address: "
+            "Chromium's SDP lines lack the `ufrag` of its events); `ufrag` — a candidate's "
+            "`ufrag` or its event's `usernameFragment` is not the SDP's `a=ice-ufrag`."
         ),
         evidence_fields=(
             (
@@ -271,6 +286,13 @@ RULES: tuple[Rule, ...] = (
                 "`icecandidate` event; `sdp`: the reported SDP), `reported` (the candidate: "
                 "`raw`, `ms`, `type`, `address`, `port`, `protocol`) and `observed` (the "
                 "packet: `source`, `kind`, `ip`, `port`, `transport`, `family`, `at`)",
+            ),
+            (
+                "findings[] (other kinds)",
+                "`kind` (rewritten_port / premature / sdp_connection / sdp_rtcp / raddr / "
+                "not_in_sdp / not_in_events / ufrag), `where`, `field` (the part that is "
+                "wrong), `expected`, `seen`, `line` (the candidate or SDP line), `sdp_line` "
+                "(1-based), `ms`, `observed` (the packet compared with, if any)",
             ),
             ("count", "how many disagreements"),
             ("observed_endpoints", "every `ip:port` the server saw for this session"),
@@ -294,25 +316,46 @@ RULES: tuple[Rule, ...] = (
     Rule(
         code=SignalCode.CANDIDATE_MALFORMED,
         weight=30,
-        title="Reported candidate lines do not parse",
+        title="Reported candidate lines do not parse, or no browser writes them",
         description=(
             "Some candidate lines the page reported (in `icecandidate` events or in the "
-            "SDP) do not follow the candidate grammar of RFC 8839 §5.1. Chromium and "
-            "Firefox never produce such lines; scripts that rewrite candidates, or tamper "
-            "with the report, do."
+            "SDP) do not follow the candidate grammar of RFC 8839 §5.1 (kind "
+            "`unparseable`; `mdns_name` for a `.local` name that is not a UUIDv4), or "
+            "parse but break conventions every browser engine (libwebrtc: Chromium, Edge, "
+            "Safari…; Firefox) follows: `type_preference` — the priority's type "
+            "preference is not the engines' for the candidate's type and transport (host "
+            "126, prflx 110, srflx 100, relay 0 to 2 in libwebrtc; host 126, host TCP 125, "
+            "srflx 100, relay 5 in Firefox); `local_preference` — the type preference "
+            "fits but the local preference is outside that engine's band (libwebrtc: the "
+            "low byte is the address precedence of the address shown, 30 for IPv4, 40 "
+            "global IPv6, 50 ULA…; Firefox: 0 for hosts, 16 to 31 for srflx, a TCP "
+            "direction); `component` — the priority's low byte is not 256 minus the component; "
+            "`related_address` — a host with `raddr`, a srflx/prflx/relay without "
+            "`raddr`/`rport`, a zeroed `raddr` with a non-zero `rport` or a real one with "
+            "port 0; `foundation` — one foundation for candidates of different type, "
+            "transport or host base (engines derive it from exactly those). Each "
+            "candidate is checked once (events first, then SDP lines with no event). "
+            "Conventions real browsers have are allowed: Firefox's IPv6 srflx with `raddr "
+            "0.0.0.0`, a NAT64 srflx with an IPv4 address and an IPv6 base. Chromium and "
+            "Firefox never produce such lines; scripts that build or rewrite candidates, "
+            "or tamper with the report, do."
         ),
         evidence_fields=(
             ("count", "how many lines"),
             (
                 "lines[]",
-                "`raw` (the line, up to 512 characters), `field` and `reason` (where and why "
-                "it failed), `where` (`report` or `sdp`), `ms` (report events), `sdp_line` "
-                "(SDP, 1-based)",
+                "`kind` (unparseable / mdns_name / type_preference / local_preference / "
+                "component / related_address / foundation), `raw` (the line, up to 512 "
+                "characters), `field` and `reason` (where and why it failed), `expected` "
+                "and `seen` (plausibility kinds), `where` (`report` or `sdp`), `ms` "
+                "(report events), `sdp_line` (SDP, 1-based)",
             ),
         ),
         benign_causes=(
             "A browser extension or an unusual WebRTC stack that writes non-standard "
             "candidate lines.",
+            "A non-browser ICE agent (aiortc, pion, a native app) reporting through the "
+            "collector's API: their priorities follow RFC 8445 but not a browser's layout.",
             "A page that embeds the collector and alters the report.",
         ),
         fixes=(),
@@ -332,6 +375,12 @@ RULES: tuple[Rule, ...] = (
             ("webrtc", "`missing` or `error`"),
             ("error", "the exception text the page reported, when it threw"),
             ("user_agent", "the user agent the page reported"),
+            (
+                "claimed_browser",
+                "the browser the user agent names: `name`, `major`, `ships_webrtc` (that "
+                "version always has `RTCPeerConnection`: Chrome ≥ 56, Firefox ≥ 44, "
+                "Safari ≥ 11, Edge ≥ 79, Opera ≥ 43), or null",
+            ),
         ),
         benign_causes=(
             "WebRTC disabled on purpose (Firefox `media.peerconnection.enabled = false`, "
@@ -340,6 +389,65 @@ RULES: tuple[Rule, ...] = (
         ),
         fixes=(),
         check=webrtc_unavailable,
+    ),
+    Rule(
+        code=SignalCode.WEBRTC_API_TAMPERED,
+        weight=40,
+        title="The page's WebRTC API is not the browser's own",
+        description=(
+            "The collector checks that `RTCPeerConnection`, `RTCIceCandidate`, "
+            "`RTCSessionDescription`, the prototype's `createOffer`, "
+            "`setLocalDescription`, `getStats`, `addEventListener`, the `onicecandidate` "
+            "setter and the `localDescription` getter are the browser's own: "
+            "`Function.prototype.toString` of each (and of `toString` itself) must read "
+            "`function NAME() { [native code] }` (check `native:NAME`), also through the "
+            "`toString` of a fresh same-origin iframe, which a patched `toString` does "
+            "not cover and which shows a `Proxy` as `function () { [native code] }` "
+            "(`realm:NAME`); the property descriptors must be what WebIDL defines "
+            "(`descriptor:NAME`: a writable data property on the window, methods as data "
+            "properties, `onicecandidate` an accessor); the prototype chain must lead to "
+            "`EventTarget` (`prototype:*`); `webkitRTCPeerConnection`, where it exists, "
+            "must be the same function (`alias:*`); the peer connection must have no own "
+            "properties (`instance:*`); the prototype must have the same property names "
+            "as a fresh frame's (`realm:prototype`); and when the API is missing, a fresh "
+            "frame must not have it (`realm:RTCPeerConnection`). The server then compares "
+            "the `getStats()` local candidates with the `icecandidate` events (UDP; "
+            'mDNS hosts that `getStats()` shows as `""`, Chromium\'s TCP port-9 hosts '
+            "and Firefox's srflx equal to its host are allowed): a wrapper that rewrites "
+            "the events rarely rewrites the stats as well. Anti-detect browsers and "
+            "stealth plugins wrap these functions to rewrite or hide candidates."
+        ),
+        evidence_fields=(
+            (
+                "failed[]",
+                "the collector's failed checks: `check` (e.g. `native:createOffer`), "
+                "`detail` (what it saw, e.g. the source text)",
+            ),
+            ("checks", "how many checks the collector ran"),
+            (
+                "stats[]",
+                "disagreements between `getStats()` and the events: `kind` (`not_in_stats` "
+                "— an event's candidate; `not_in_events` — a stats candidate), `where`, "
+                "`field`, `expected`, `seen`, `line`, `ms`",
+            ),
+            ("stats_candidates", "how many `getStats()` local candidates the page reported"),
+            ("stats_error", "why `getStats()` gave nothing (`timeout`, an exception)"),
+            ("count", "how many findings"),
+            ("collector_ms", "how long the collector's checks took, in milliseconds"),
+        ),
+        benign_causes=(
+            "The page itself loads a WebRTC shim that wraps the API (adapter.js and "
+            "similar polyfills) before the collector runs.",
+            "Privacy extensions that wrap `RTCPeerConnection` to hide addresses (the API "
+            "is being altered on purpose).",
+            "Developer tools or test frameworks that instrument the page.",
+        ),
+        fixes=(
+            "Operators: run the collector on a page without WebRTC shims, or before them.",
+            "Visitors: to hide addresses, prefer the browser's own WebRTC IP handling "
+            "policy to extensions that rewrite the API.",
+        ),
+        check=webrtc_api_tampered,
     ),
     Rule(
         code=SignalCode.WEBRTC_NO_CANDIDATES,

@@ -3,7 +3,7 @@
  * them and resolves to the session JSON. Plain ES2017, no dependencies. */
 (function (w) {
   "use strict";
-  var V = "1", nav = w.navigator, me = w.document && w.document.currentScript,
+  var V = "2", nav = w.navigator, me = w.document && w.document.currentScript,
     home = me && me.src ? new URL(me.src, w.location.href).origin : w.location.origin;
 
   function cut(s, n) { return typeof s == "string" ? s.slice(0, n) : s == null ? null : String(s).slice(0, n); }
@@ -38,6 +38,81 @@
     return Promise.race([more, new Promise(function (r) { setTimeout(r, wait); })]).then(function () { return out; });
   }
 
+  // A tamper check: counted; when it fails, {check, detail} is kept (32 at most).
+  function ok(R, k, c, v) {
+    R.checks++;
+    if (!c && R.failed.length < 32) R.failed.push({ check: k, detail: cut(String(v), 256) });
+  }
+
+  // Is the WebRTC API the browser's own? (docs/collector.md#tamper-checks) Synchronous:
+  // a hidden same-origin iframe gives a fresh realm to compare with and goes at once.
+  function tamper(PC) {
+    var R = { checks: 0, failed: [], stats: [], stats_error: null, ms: null }, T = Function.prototype.toString,
+      d = w.document, fr, I, S, P, on, ld, g;
+    function nat(k, f, name, t) {
+      var s;
+      try { s = typeof f == "function" ? t.call(f).replace(/\s+/g, " ") : typeof f; } catch (e) { s = "threw " + e; }
+      // Firefox prints accessors without their "get "/"set " prefix.
+      ok(R, k + name, s.replace(/^function [gs]et /, "function ") == "function " + name.replace(/^[gs]et /, "") +
+        "() { [native code] }", s.slice(0, 160));
+    }
+    function own(o, k) { try { return Object.getOwnPropertyDescriptor(o, k); } catch (e) { return null; } }
+    function shape(x) { return x ? Object.keys(x).filter(function (k) { return x[k]; }).join() : "none"; }
+    try {
+      fr = d.createElement("iframe"); fr.style.display = "none"; d.documentElement.appendChild(fr);
+      I = fr.contentWindow; S = I.Function.prototype.toString;
+    } catch (e) { I = S = null; }
+    try {
+      if (!PC) {
+        ok(R, "realm:RTCPeerConnection", !(I && I.RTCPeerConnection), "missing here, present in a fresh frame");
+      } else {
+        P = PC.prototype || {}; on = own(P, "onicecandidate"); ld = own(P, "localDescription"); g = own(w, "RTCPeerConnection");
+        [[T, "toString"], [PC, "RTCPeerConnection"], [w.RTCIceCandidate, "RTCIceCandidate"],
+          [w.RTCSessionDescription, "RTCSessionDescription"], [P.createOffer, "createOffer"],
+          [P.setLocalDescription, "setLocalDescription"], [P.getStats, "getStats"],
+          [P.addEventListener, "addEventListener"], [on && on.set, "set onicecandidate"],
+          [ld && ld.get, "get localDescription"]
+        ].forEach(function (x) { nat("native:", x[0], x[1], T); if (S) nat("realm:", x[0], x[1], S); });
+        ok(R, "descriptor:RTCPeerConnection", !g || g.value === PC && g.writable && !g.enumerable && g.configurable, shape(g));
+        ["createOffer", "setLocalDescription", "getStats"].forEach(function (k) {
+          var x = own(P, k);
+          ok(R, "descriptor:" + k, x && typeof x.value == "function" && x.writable && x.enumerable && x.configurable, shape(x));
+        });
+        ok(R, "descriptor:onicecandidate", on && typeof on.get == "function" && typeof on.set == "function", shape(on));
+        ok(R, "prototype:constructor", P.constructor === PC, typeof P.constructor);
+        ok(R, "prototype:chain", Object.getPrototypeOf(P) === w.EventTarget.prototype &&
+          Object.getPrototypeOf(PC) === w.EventTarget, "not EventTarget");
+        ok(R, "alias:webkitRTCPeerConnection", !w.webkitRTCPeerConnection || w.webkitRTCPeerConnection === PC, "differs");
+        if (I && I.RTCPeerConnection) {
+          var a = Object.getOwnPropertyNames(P), b = Object.getOwnPropertyNames(I.RTCPeerConnection.prototype);
+          ok(R, "realm:prototype", a.sort().join() == b.sort().join(), a.filter(function (k) { return b.indexOf(k) < 0; })
+            .concat(b.filter(function (k) { return a.indexOf(k) < 0; }).map(function (k) { return "-" + k; })).join(" "));
+        }
+      }
+    } catch (e) { ok(R, "error", 0, e); }
+    try { fr.remove(); } catch (e) { /* gone already */ }
+    return R;
+  }
+
+  // After gathering: the instance itself, then getStats() local candidates (the server
+  // compares them with the events), waiting no longer than `wait` ms.
+  async function after(R, pc, PC, wait) {
+    var t = performance.now();
+    try {
+      ok(R, "instance:prototype", Object.getPrototypeOf(pc) === PC.prototype, "other prototype");
+      var names = Object.getOwnPropertyNames(pc);
+      ok(R, "instance:own", !names.length, names.join(" "));
+      var s = await Promise.race([pc.getStats(), new Promise(function (r, no) { setTimeout(no, wait, "timeout"); })]);
+      s.forEach(function (x) {
+        if (x.type == "local-candidate" && R.stats.length < 64) R.stats.push({
+          address: cut(x.address != null ? x.address : x.ip, 256), port: num(x.port),
+          type: cut(x.candidateType, 16), protocol: cut(x.protocol, 16)
+        });
+      });
+    } catch (e) { R.stats_error = cut(String(e && e.message || e), 256); }
+    R.ms += Math.round((performance.now() - t) * 10) / 10;
+  }
+
   async function collect(opt) {
     opt = opt || {};
     var server = String(opt.server || home).replace(/\/+$/, ""), t0 = performance.now();
@@ -47,11 +122,16 @@
     var r = {
       webrtc: "ok", candidates: [], candidate_errors: [], sdp: null,
       user_agent: cut(nav.userAgent, 1024), ua_hints: {}, error: null,
-      gathering_ms: null, ended_by: null, deadline_ms: deadline, collector_version: V
+      gathering_ms: null, ended_by: null, deadline_ms: deadline, collector_version: V, tamper: null
     };
-    var ua = hints(Math.min(300, deadline)), PC = w.RTCPeerConnection || w.webkitRTCPeerConnection, pc = null;
+    var ua = hints(Math.min(300, deadline)), PC = w.RTCPeerConnection || w.webkitRTCPeerConnection, pc = null, tp;
+    // The tamper checks, timed; they run while the browser gathers.
+    function check() {
+      var t = performance.now();
+      if (!tp) tp = r.tamper = tamper(typeof PC == "function" && PC), tp.ms = Math.round((performance.now() - t) * 10) / 10;
+    }
     if (typeof PC != "function") {
-      r.webrtc = "missing";
+      check(); r.webrtc = "missing";
     } else {
       try {
         pc = new PC({ iceServers: s.ice_servers });
@@ -75,13 +155,16 @@
             if (pc.iceGatheringState == "complete") done("complete");
           };
           pc.createDataChannel("icewatch");
-          pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).catch(fail);
+          pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(check).catch(fail);
         });
         r.sdp = pc.localDescription ? cut(pc.localDescription.sdp, 65536) : null;
+        r.gathering_ms = ms();
+        check();
+        await after(tp, pc, PC, Math.min(300, deadline));
       } catch (e) {
         r.webrtc = "error"; r.ended_by = "error"; r.error = cut(String(e && e.name ? e.name + ": " + e.message : e), 1024);
+        r.gathering_ms = ms(); check();
       }
-      r.gathering_ms = ms();
       try { pc && pc.close(); } catch (e) { /* closing is best effort */ }
     }
     r.ua_hints = await ua;

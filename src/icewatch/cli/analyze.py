@@ -459,7 +459,13 @@ def _print_summary(summary: Any, since: float | None) -> None:
     "Unix seconds.",
 )
 @click.option("--dry-run", is_flag=True, help="Compute and report; save nothing.")
-@click.option("--batch", type=click.IntRange(1, 5000), default=500, show_default=True)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 5000),
+    default=500,
+    show_default=True,
+    help="Sessions read (one read) and saved (one transaction) at a time.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def rescore(
     db: str | None,

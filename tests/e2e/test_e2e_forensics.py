@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser.netns import CLIENT, CLIENT_V4, NAT_CLIENT, ROUTER_WAN_V4
+from tests.browser.netns import CLIENT, CLIENT_V4, NAT_CLIENT, NAT_CLIENT_V4, ROUTER_WAN_V4
+from tests.browser.scenarios import NO_MDNS
 from tests.e2e.conftest import Visits
 from tests.e2e.harness import E2E, Visit
 
@@ -46,7 +47,7 @@ UNAVAILABLE = "webrtc.unavailable"
 #: text, and candidate addresses rewritten to the proxy's in events and in the SDP.
 ANTI_DETECT = """
 (() => {
-  const FAKE = "%(fake)s";
+  const FAKE = "__FAKE__";
   const disguised = new WeakMap();
   const disguise = (fn, name) => {
     disguised.set(fn, "function " + name + "() { [native code] }");
@@ -62,8 +63,8 @@ ANTI_DETECT = """
     value: disguise(toString, "toString"), writable: true, configurable: true,
   });
   // Only the connection-address of IPv4 candidates: the raddr and mDNS names stay.
-  const rewrite = (line) =>
-    line.replace(/^((?:a=)?candidate:\\S+ \\d+ \\S+ \\d+ )\\d{1,3}(?:\\.\\d{1,3}){3} /, "$1" + FAKE + " ");
+  const address = /^((?:a=)?candidate:\\S+ \\d+ \\S+ \\d+ )\\d{1,3}(?:\\.\\d{1,3}){3} /;
+  const rewrite = (line) => line.replace(address, "$1" + FAKE + " ");
   const rewriteSdp = (sdp) => sdp.split("\\r\\n").map(rewrite).join("\\r\\n");
 
   const Native = window.RTCPeerConnection;
@@ -86,7 +87,9 @@ ANTI_DETECT = """
         ? function (e) { return handler.call(self, fakeEvent(e)); } : handler);
     },
   }, "onicecandidate").set;
-  Object.defineProperty(P, "onicecandidate", { ...on, set: disguise(setter, "set onicecandidate") });
+  Object.defineProperty(P, "onicecandidate", {
+    ...on, set: disguise(setter, "set onicecandidate"),
+  });
   const ld = Object.getOwnPropertyDescriptor(P, "localDescription");
   const getter = Object.getOwnPropertyDescriptor({
     get localDescription() {
@@ -94,7 +97,9 @@ ANTI_DETECT = """
       return d && new RTCSessionDescription({ type: d.type, sdp: rewriteSdp(d.sdp) });
     },
   }, "localDescription").get;
-  Object.defineProperty(P, "localDescription", { ...ld, get: disguise(getter, "get localDescription") });
+  Object.defineProperty(P, "localDescription", {
+    ...ld, get: disguise(getter, "get localDescription"),
+  });
 
   const Wrapped = new Proxy(Native, {
     construct(target, args, newTarget) {
@@ -107,7 +112,7 @@ ANTI_DETECT = """
     Object.defineProperty(window, name, { value: Wrapped, writable: true, configurable: true });
   }
 })();
-""" % {"fake": PROXY_ADDRESS}
+""".replace("__FAKE__", PROXY_ADDRESS)
 
 #: A naive wrapper: a plain function in place of the constructor, nothing disguised.
 NAIVE = """
@@ -134,8 +139,14 @@ SCENARIOS: dict[str, Callable[[E2E], Visit]] = {
     "chromium-nat": lambda e: e.chromium(role=NAT_CLIENT),
     "firefox-direct": lambda e: e.firefox(role=CLIENT),
     "firefox-nat": lambda e: e.firefox(role=NAT_CLIENT),
+    # Raw host addresses behind the NAT: srflx raddr = a host, c= = the srflx.
+    "chromium-nomdns-nat": lambda e: e.chromium([NO_MDNS], role=NAT_CLIENT),
+    "firefox-noobfuscate-nat": lambda e: e.firefox(
+        {"media.peerconnection.ice.obfuscate_host_addresses": False}, role=NAT_CLIENT
+    ),
 }
 DEFAULTS = ["chromium-direct", "chromium-nat", "firefox-direct", "firefox-nat"]
+RAW_HOSTS = ["chromium-nomdns-nat", "firefox-noobfuscate-nat"]
 
 
 @pytest.fixture(scope="session")
@@ -178,7 +189,8 @@ def test_anti_detect_wrapper_is_caught_by_the_server_view(forensic_visits: Visit
     assert first["reported"]["address"] == PROXY_ADDRESS
     assert first["observed"]["ip"] == CLIENT_V4
     assert first["reported"]["port"] == first["observed"]["port"]
-    assert PROXY_ADDRESS in spoofed["summary"] and CLIENT_V4 in spoofed["summary"]
+    assert PROXY_ADDRESS in spoofed["summary"]
+    assert CLIENT_V4 in spoofed["summary"]
     assert v.result["verdict"]["level"] == "high", v.result["verdict"]
 
 
@@ -234,7 +246,7 @@ def test_deleted_api_is_unavailable(forensic_visits: Visits) -> None:
 # -- 4. the false-positive guard ----------------------------------------------------------
 
 
-@pytest.mark.parametrize("key", DEFAULTS)
+@pytest.mark.parametrize("key", DEFAULTS + RAW_HOSTS)
 def test_default_browsers_pass_every_tamper_check(forensic_visits: Visits, key: str) -> None:
     v = forensic_visits[key]
     tamper = _tamper(v)
@@ -254,3 +266,16 @@ def test_nat_clients_are_seen_from_the_router(forensic_visits: Visits, key: str)
     assert {o["ip"] for o in v.observed(transport="udp") if o["family"] == "ipv4"} == {
         ROUTER_WAN_V4
     }
+
+
+@pytest.mark.parametrize("key", RAW_HOSTS)
+def test_raw_hosts_behind_nat_agree_with_their_srflx(forensic_visits: Visits, key: str) -> None:
+    v = forensic_visits[key]
+    srflx = [c for c in v.result["candidates"] if c["type"] == "srflx" and c["protocol"] == "udp"]
+    hosts = {(c["address"], c["port"]) for c in v.result["candidates"] if c["type"] == "host"}
+    v4 = [c for c in srflx if c["address"] == ROUTER_WAN_V4]
+    assert v4, v.result["candidates"]
+    # The related address is the host the srflx was gathered from: checked, and real.
+    assert all((c["related_address"], c["related_port"]) in hosts for c in v4)
+    assert NAT_CLIENT_V4 in {c["related_address"] for c in v4}
+    assert f"c=IN IP4 {ROUTER_WAN_V4}" in (v.result["sdp"] or "")

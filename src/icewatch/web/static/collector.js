@@ -110,7 +110,7 @@
         });
       });
     } catch (e) { R.stats_error = cut(String(e && e.message || e), 256); }
-    R.ms += Math.round((performance.now() - t) * 10) / 10;
+    R.ms = Math.round((R.ms + performance.now() - t) * 10) / 10;
   }
 
   async function collect(opt) {

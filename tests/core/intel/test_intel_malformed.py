@@ -19,6 +19,8 @@ from icewatch.core.intel import (
     Kind,
     ParsedSource,
     Provenance,
+    Role,
+    SourceBuilder,
     SourceInfo,
     parse_asn_csv,
     parse_asn_list,
@@ -222,6 +224,17 @@ def test_bad_source_name():
         parse_cidr_list("", source="", kind=Kind.VPN, provider="x")
     with pytest.raises(IntelParseError):
         parse_cidr_list("", source="a\nb", kind=Kind.VPN, provider="x")
+
+
+def test_a_range_source_needs_kinds():
+    b = SourceBuilder(source="s", role=Role.RANGES, kind=None, provider="p")
+    b.add(4, 1, 2, b.record())
+    with pytest.raises(IntelParseError) as exc:
+        b.build(version="")
+    assert exc.value.field == "kind"
+    ok = SourceBuilder(source="s", role=Role.RANGES, kind=None, provider="p")
+    ok.add(4, 1, 2, ok.record(Kind.CDN))
+    assert ok.build(version="").records[0].kind is Kind.CDN
 
 
 def test_control_characters_in_text_fields_are_cleaned():

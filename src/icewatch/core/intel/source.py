@@ -206,6 +206,9 @@ class SourceBuilder:
         self._asns.setdefault(asn, record)
 
     def build(self, *, version: str, metadata: tuple[tuple[str, str], ...] = ()) -> ParsedSource:
+        """The parsed source; every record of a range source or ASN list needs a kind."""
+        if self.role is not Role.ASN_TABLE and any(r.kind is None for r in self._records):
+            raise IntelParseError("kind", f"source {self.source!r} has networks without a kind")
         info = SourceInfo(
             name=self.source,
             role=self.role,

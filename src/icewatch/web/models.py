@@ -256,6 +256,11 @@ class SessionDocument(BaseModel):
     sdp_summary: dict[str, Any] | None
     report: dict[str, Any] | None
     verdict: VerdictOut | None = Field(description="null until the page has reported")
+    fingerprint: dict[str, Any] | None = Field(
+        default=None,
+        description="the network fingerprint (docs/fingerprint.md): id, components and how "
+        "many stored sessions share it; null until the page has reported",
+    )
 
 
 class SessionSummary(BaseModel):

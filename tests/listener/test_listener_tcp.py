@@ -208,7 +208,8 @@ def test_slow_loris_connections_are_closed(run: Runner) -> None:
             assert await closed_by_peer(silent_r, 3.0)
             assert await closed_by_peer(loris_r, 3.0)
             elapsed = loop.time() - t0
-            assert timeout <= elapsed < timeout + 1.5
+            # uvloop's timers have millisecond resolution: allow for it below the deadline
+            assert timeout - 0.005 <= elapsed < timeout + 1.5
             assert await talking == 6  # 1.5 s, well past the timeout, never closed
             assert not good_w.is_closing()
             assert listener.stats.tcp_closed["idle"] == 2

@@ -23,6 +23,7 @@ __all__ = [
     "IcewatchError",
     "IntegrityError",
     "ParseError",
+    "PeerError",
     "SdpParseError",
     "StunParseError",
 ]
@@ -76,3 +77,21 @@ class AddressParseError(ParseError):
 
 class IntegrityError(IcewatchError):
     """A STUN integrity check was asked for but the message carries no such attribute."""
+
+
+class PeerError(IcewatchError):
+    """The test connection's peer could not answer an offer.
+
+    ``reason`` is a stable code: ``disabled`` (the test connection is off), ``busy`` (the
+    cap on concurrent peer connections is reached), ``bad_offer`` (the offer SDP is
+    unusable) or ``timeout`` (no answer within the deadline).
+    """
+
+    REASONS = ("disabled", "busy", "bad_offer", "timeout")
+
+    def __init__(self, reason: str, message: str) -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown peer error reason {reason!r}")
+        self.reason = reason
+        self.message = message
+        super().__init__(f"peer: {reason}: {message}")

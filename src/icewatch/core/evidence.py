@@ -28,6 +28,7 @@ from icewatch.core.intel.model import IntelResult
 
 __all__ = [
     "CandidateErrorReport",
+    "ConnectionReport",
     "HttpSighting",
     "IntelEvidence",
     "IntelLookup",
@@ -65,6 +66,11 @@ class StunKind(StrEnum):
     ALLOCATE_AUTHENTICATED = "allocate-authenticated"  # MESSAGE-INTEGRITY verified
     REFRESH = "refresh"
     OTHER = "other"
+    #: The remote address of the test connection's nominated (selected) candidate pair:
+    #: where the browser's ICE checks really came from (peer-reflexive or host).
+    ICE_NOMINATED = "ice-nominated"
+    #: Another remote address the test connection's ICE checks came from.
+    ICE_CHECK = "ice-check"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +95,9 @@ class Observation:
     integrity: str | None = None  # "valid" | "invalid" | None (not applicable)
     local_ip: IPAddress | None = None  # the server address the packet arrived on
     local_port: int | None = None
+    #: Server-measured round-trip samples (ms) tied to this observation (for
+    #: ``ice-nominated``: the data-channel pings the server sent and the browser echoed).
+    rtt_ms: tuple[float, ...] = ()
 
     @property
     def family(self) -> int:
@@ -110,6 +119,7 @@ class Observation:
             "integrity": self.integrity,
             "local_ip": None if self.local_ip is None else str(self.local_ip),
             "local_port": self.local_port,
+            "rtt_ms": list(self.rtt_ms),
         }
 
 
@@ -131,6 +141,7 @@ def observation_from_dict(data: Mapping[str, Any]) -> Observation:
             integrity=data.get("integrity"),
             local_ip=None if local_ip is None else parse_ip(str(local_ip)).ip,
             local_port=data.get("local_port"),
+            rtt_ms=tuple(float(x) for x in data.get("rtt_ms") or ()),
         )
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         if isinstance(exc, ParseError):
@@ -273,6 +284,35 @@ class TamperReport:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionReport:
+    """The collector's test connection to icewatch's own WebRTC peer (all claims).
+
+    ``state``: ``connected`` | ``failed`` | ``timeout`` | ``refused`` | ``skipped``;
+    ``answer_ms`` and ``open_ms`` are ms since the collector started (offer answered,
+    data channel open); ``rtts_ms`` are the page-measured data-channel ping RTTs;
+    ``server_error`` is the error code of the ``/offer`` response, if any."""
+
+    attempted: bool = False
+    state: str = "skipped"
+    answer_ms: float | None = None
+    open_ms: float | None = None
+    rtts_ms: tuple[float, ...] = ()
+    error: str | None = None
+    server_error: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "attempted": self.attempted,
+            "state": self.state,
+            "answer_ms": self.answer_ms,
+            "open_ms": self.open_ms,
+            "rtts_ms": list(self.rtts_ms),
+            "error": self.error,
+            "server_error": self.server_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class PageReport:
     """Everything the page's JavaScript reported for one session (all claims)."""
 
@@ -288,6 +328,8 @@ class PageReport:
     deadline_ms: float | None = None
     collector_version: str = ""
     tamper: TamperReport | None = None  # the collector's API-integrity checks
+    connection: ConnectionReport | None = None  # the test connection (collector 3)
+    http_rtts_ms: tuple[float, ...] = ()  # page-measured RTTs of tiny same-origin fetches
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -303,6 +345,8 @@ class PageReport:
             "deadline_ms": self.deadline_ms,
             "collector_version": self.collector_version,
             "tamper": None if self.tamper is None else self.tamper.as_dict(),
+            "connection": None if self.connection is None else self.connection.as_dict(),
+            "http_rtts_ms": list(self.http_rtts_ms),
         }
 
 
@@ -479,6 +523,26 @@ def _tamper_from_dict(data: Any) -> TamperReport | None:
     )
 
 
+def _floats(data: Any) -> tuple[float, ...]:
+    return tuple(float(x) for x in _list(data))
+
+
+def _connection_from_dict(data: Any) -> ConnectionReport | None:
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise TypeError(f"expected an object, got {type(data).__name__}")
+    return ConnectionReport(
+        attempted=bool(data.get("attempted", False)),
+        state=_opt_str(data.get("state")) or "skipped",
+        answer_ms=_opt_float(data.get("answer_ms")),
+        open_ms=_opt_float(data.get("open_ms")),
+        rtts_ms=_floats(data.get("rtts_ms")),
+        error=_opt_str(data.get("error")),
+        server_error=_opt_str(data.get("server_error")),
+    )
+
+
 def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
     """Read back :meth:`PageReport.as_dict`; raise :class:`ParseError`."""
     try:
@@ -497,6 +561,8 @@ def page_report_from_dict(data: Mapping[str, Any]) -> PageReport:
             deadline_ms=_opt_float(data.get("deadline_ms")),
             collector_version=_opt_str(data.get("collector_version")) or "",
             tamper=_tamper_from_dict(data.get("tamper")),
+            connection=_connection_from_dict(data.get("connection")),
+            http_rtts_ms=_floats(data.get("http_rtts_ms")),
         )
     except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
         if isinstance(exc, ParseError):

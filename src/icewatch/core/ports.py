@@ -4,6 +4,8 @@ the core and are chosen by the composition root in ``icewatch.service``).
 * :class:`SessionStore` — durable storage of sessions (evidence + verdict), chosen by URL
   scheme (``sqlite:///path`` now; PostgreSQL later). Every method is a coroutine so a
   network database fits the same shape; nothing returns before the write is durable.
+* :class:`PeerService` — the server side of the test connection: answers a session's
+  WebRTC offer as a real peer and reports what the ICE checks revealed (aiortc now).
 * :class:`CorrelationState` — the short-lived join between packets seen by the STUN/TURN
   listener and sessions seen by the web app (in-process now; Redis later, when
   listeners and web workers run as separate processes on several hosts).
@@ -22,6 +24,7 @@ from icewatch.core.verdict import Verdict
 
 __all__ = [
     "CorrelationState",
+    "PeerService",
     "Rescored",
     "SessionBatch",
     "SessionPage",
@@ -130,3 +133,21 @@ class CorrelationState(Protocol):
         session's TURN observations, received within ``[since, until]``; oldest first."""
 
     async def close(self) -> None: ...
+
+
+class PeerService(Protocol):
+    """The server side of the test connection (one WebRTC peer per session).
+
+    The implementation reports what it saw (``ice-nominated`` / ``ice-check``
+    observations, with the data-channel RTTs) through the ``on_observation`` callback it
+    was built with — the same pump the STUN/TURN listener feeds, so the session's report
+    finds them in the :class:`CorrelationState` whichever worker handles it.
+    """
+
+    async def answer(self, session_id: str, offer_sdp: str, *, deadline: float) -> str:
+        """The answer SDP to ``offer_sdp``; the peer connection lives at most ``deadline``
+        seconds. Raise :class:`~icewatch.core.errors.PeerError` (``reason``: ``disabled``,
+        ``busy``, ``bad_offer``, ``timeout``)."""
+
+    async def close(self) -> None:
+        """Close every peer connection and free its sockets and tasks."""

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from icewatch.core.evidence import (
     CandidateErrorReport,
+    ConnectionReport,
     PageReport,
     ReportedCandidate,
     StatsCandidate,
@@ -30,12 +31,16 @@ from icewatch.web.context import (
 )
 
 __all__ = [
+    "MAX_RTT_SAMPLES",
     "MAX_STATS_CANDIDATES",
     "MAX_TAMPER_FAILED",
     "MAX_UA_HINTS",
     "CandidateErrorIn",
     "CandidateIn",
+    "ConnectionIn",
     "CreatedSession",
+    "OfferAnswer",
+    "OfferIn",
     "ErrorBody",
     "Health",
     "IceServer",
@@ -55,6 +60,8 @@ MAX_UA_HINTS = 32
 #: Most failed tamper checks and getStats() local candidates a report may carry.
 MAX_TAMPER_FAILED = 32
 MAX_STATS_CANDIDATES = 64
+#: Most RTT samples (data-channel pings, HTTP fetches) a report may carry.
+MAX_RTT_SAMPLES = 16
 
 Text = Annotated[str, StringConstraints(max_length=HARD_MAX_TEXT_CHARS)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
@@ -113,6 +120,23 @@ class TamperIn(_Strict):
     ms: Millis | None = None
 
 
+RttSamples = Annotated[
+    list[Annotated[float, Field(ge=0, le=60_000)]], Field(max_length=MAX_RTT_SAMPLES)
+]
+
+
+class ConnectionIn(_Strict):
+    """The collector's test connection (docs/collector.md#test-connection)."""
+
+    attempted: bool = False
+    state: Literal["connected", "failed", "timeout", "refused", "skipped"] = "skipped"
+    answer_ms: Millis | None = None
+    open_ms: Millis | None = None
+    rtts_ms: RttSamples = []
+    error: ShortText | None = None
+    server_error: Annotated[str, StringConstraints(max_length=64)] | None = None
+
+
 class ReportIn(_Strict):
     """What the collector posts to ``/api/v1/sessions/{id}/report``."""
 
@@ -130,6 +154,22 @@ class ReportIn(_Strict):
     deadline_ms: Millis | None = None
     collector_version: ShortText = ""
     tamper: TamperIn | None = None
+    connection: ConnectionIn | None = None
+    http_rtts_ms: RttSamples = []
+
+
+def _connection(c: ConnectionIn | None) -> ConnectionReport | None:
+    if c is None:
+        return None
+    return ConnectionReport(
+        attempted=c.attempted,
+        state=c.state,
+        answer_ms=c.answer_ms,
+        open_ms=c.open_ms,
+        rtts_ms=tuple(c.rtts_ms),
+        error=c.error,
+        server_error=c.server_error,
+    )
 
 
 def _tamper(t: TamperIn | None) -> TamperReport | None:
@@ -181,6 +221,8 @@ def to_page_report(body: ReportIn) -> PageReport:
         deadline_ms=body.deadline_ms,
         collector_version=body.collector_version,
         tamper=_tamper(body.tamper),
+        connection=_connection(body.connection),
+        http_rtts_ms=tuple(body.http_rtts_ms),
     )
 
 
@@ -215,6 +257,26 @@ class CreatedSession(BaseModel):
     expires_at: float = Field(description="Unix seconds; token and TURN credential expire")
     report_url: str = Field(description="path of the report endpoint")
     deadline_ms: int = Field(description="default gathering deadline for the collector")
+    test_connection: bool = Field(
+        default=False,
+        description="whether the server answers a test connection at offer_url",
+    )
+    offer_url: str | None = Field(
+        default=None, description="path of the test connection's offer endpoint"
+    )
+
+
+class OfferIn(_Strict):
+    """The collector's WebRTC offer for the test connection."""
+
+    type: Literal["offer"] = "offer"
+    #: Bounded by the body limit; over ``HARD_MAX_SDP_CHARS`` it is a ``bad_offer``.
+    sdp: str
+
+
+class OfferAnswer(BaseModel):
+    type: Literal["answer"] = "answer"
+    sdp: str = Field(description="the server peer's answer SDP")
 
 
 class SignalOut(BaseModel):

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import normalize_ip, reported_endpoints
-from icewatch.core.errors import IcewatchError, ParseError
+from icewatch.core.errors import IcewatchError, ParseError, PeerError
 from icewatch.core.evidence import (
     Observation,
     ObservationSource,
@@ -42,13 +42,15 @@ from icewatch.core.session import (
 )
 from icewatch.web.auth import authorize_operator, authorize_session
 from icewatch.web.client import sighting_from_request
-from icewatch.web.context import WebContext
+from icewatch.web.context import HARD_MAX_SDP_CHARS, WebContext
 from icewatch.web.errors import ApiError
 from icewatch.web.host import normalise_host
 from icewatch.web.models import (
     CreatedSession,
     ErrorBody,
     IceServer,
+    OfferAnswer,
+    OfferIn,
     ReportIn,
     SessionDocument,
     SessionList,
@@ -73,6 +75,16 @@ def _unavailable(exc: Exception) -> ApiError:
     """The store failed: the operator reads why in the log; the client learns only that."""
     log.error("session store failed: %s", exc)
     return ApiError("unavailable", "session storage is unavailable; try again later")
+
+
+def _peer_error(exc: PeerError) -> ApiError:
+    if exc.reason == "busy":
+        return ApiError("peer_busy", "too many test connections right now; try again later")
+    if exc.reason == "bad_offer":
+        return ApiError("bad_offer", f"unusable offer: {exc.message}", field="sdp")
+    if exc.reason == "disabled":
+        return ApiError("test_connection_disabled", "the test connection is turned off")
+    return ApiError("peer_timeout", "the server peer could not answer in time")
 
 
 def _no_store(body: Any, status: int = 200) -> JSONResponse:
@@ -316,6 +328,8 @@ def api_router(ctx: WebContext) -> APIRouter:
             expires_at=float(expires),
             report_url=f"/api/v1/sessions/{session_id}/report",
             deadline_ms=settings.collector_deadline_ms,
+            test_connection=ctx.peer is not None,
+            offer_url=None if ctx.peer is None else f"/api/v1/sessions/{session_id}/offer",
         )
         return _no_store(created.model_dump(exclude_none=True), 201)
 
@@ -373,6 +387,47 @@ def api_router(ctx: WebContext) -> APIRouter:
             return _no_store(scored.document(await _population(ctx, scored.fingerprint)))
         finally:
             reporting.discard(session_id)
+
+    offered: dict[str, float] = {}  # session id -> expiry: one test connection per session
+
+    @router.post(
+        "/sessions/{session_id}/offer",
+        response_model=OfferAnswer,
+        summary="Open the test connection",
+        description="The collector's WebRTC offer (Bearer: the session's token); the server "
+        "answers as a real peer (data channel, ping/pong). One offer per session, before "
+        "the report (409 for another). `peer_busy` when the server holds its cap of test "
+        "connections; `test_connection_disabled` when the operator turned it off.",
+    )
+    async def post_offer(
+        body: OfferIn,
+        session_id: Annotated[str, Depends(report_access)],
+    ) -> JSONResponse:
+        peer = ctx.peer
+        if peer is None:
+            raise ApiError("test_connection_disabled", "the test connection is turned off")
+        if len(body.sdp) > min(settings.max_sdp_chars, HARD_MAX_SDP_CHARS):
+            raise ApiError("bad_offer", "the offer SDP is too long", field="sdp")
+        now = ctx.clock()
+        for sid in [sid for sid, until in offered.items() if until <= now]:
+            del offered[sid]
+        if session_id in offered:
+            raise ApiError("already_offered", "this session already made its test connection")
+        stored = await _stored(ctx, session_id)
+        if stored.evidence.report is not None:
+            raise ApiError("already_reported", "this session already has its report")
+        if now >= stored.expires_at:
+            raise ApiError("session_expired", "this session has expired")
+        if session_id in offered:  # another offer arrived while the store was read
+            raise ApiError("already_offered", "this session already made its test connection")
+        offered[session_id] = stored.expires_at
+        try:
+            answer = await peer.answer(session_id, body.sdp, deadline=settings.peer_deadline)
+        except PeerError as exc:
+            if exc.reason == "busy":  # nothing was tried: the page may offer again
+                offered.pop(session_id, None)
+            raise _peer_error(exc) from None
+        return _no_store(OfferAnswer(sdp=answer).model_dump())
 
     @router.get(
         "/sessions/{session_id}",

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from icewatch.core.addr import IPNetwork
 from icewatch.core.evidence import SessionEvidence
-from icewatch.core.ports import CorrelationState, SessionStore
+from icewatch.core.ports import CorrelationState, PeerService, SessionStore
 from icewatch.core.scoring import validate_weights
 from icewatch.web.host import normalise_host
 
@@ -59,6 +59,8 @@ class WebSettings:
     page_size: int = 50  # default page size of the operator listing (max 200)
     #: Operator overrides of signal weights (code, weight); checked by the scoring engine.
     signal_weights: tuple[tuple[str, int], ...] = ()
+    #: Longest life of one test connection's peer (seconds).
+    peer_deadline: float = 2.0
 
     def __post_init__(self) -> None:
         if self.public_host is not None:
@@ -83,6 +85,8 @@ class WebSettings:
         _within("max_sdp_chars", self.max_sdp_chars, HARD_MAX_SDP_CHARS)
         if not 100 <= self.collector_deadline_ms <= 60_000:
             raise ValueError("collector_deadline_ms must be 100..60000")
+        if not 0.2 <= self.peer_deadline <= 30:
+            raise ValueError("peer_deadline must be 0.2..30 s")
         if not 1 <= self.page_size <= 200:
             raise ValueError("page_size must be 1..200")
         validate_weights(dict(self.signal_weights))
@@ -123,6 +127,8 @@ class WebContext:
     #: intelligence, user-agent parsing…): each takes the session's evidence and returns
     #: it with its own part filled in, so the verdict stays a pure function of evidence.
     enrichers: tuple[Enricher, ...] = ()
+    #: The server side of the test connection; ``None`` when it is turned off.
+    peer: PeerService | None = None
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:

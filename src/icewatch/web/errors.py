@@ -29,17 +29,22 @@ ERROR_CODES: Mapping[str, int] = {
     "bad_json": 400,
     "bad_host": 400,
     "bad_cursor": 400,
+    "bad_offer": 400,
     "unauthorized": 401,
     "operator_api_disabled": 403,
     "not_found": 404,
+    "test_connection_disabled": 404,
     "method_not_allowed": 405,
     "already_reported": 409,
+    "already_offered": 409,
     "session_expired": 410,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "validation_failed": 422,
     "internal_error": 500,
     "unavailable": 503,
+    "peer_busy": 503,
+    "peer_timeout": 503,
 }
 
 _STATUS_CODES = {

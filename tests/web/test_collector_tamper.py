@@ -183,7 +183,7 @@ async def test_the_served_collector_keeps_its_budget_with_the_checks(tmp_path: P
     assert response.status_code == 200
     source = response.text
     assert len(gzip.compress(response.content, compresslevel=9)) <= BUDGET
-    assert 'V = "2"' in source
+    assert 'V = "3"' in source
     for needle in ("tamper(", "getStats()", "contentWindow", "[native code]", "local-candidate"):
         assert needle in source, needle
 

@@ -1,13 +1,60 @@
-/*! icewatch collector (docs/collector.md). icewatch.collect({server, deadline}) creates a
- * session, gathers ICE candidates against icewatch's own STUN/TURN server only, reports
- * them and resolves to the session JSON. Plain ES2017, no dependencies. */
+/*! icewatch collector, docs/collector.md */
 (function (w) {
   "use strict";
-  var V = "2", nav = w.navigator, me = w.document && w.document.currentScript,
+  var V = "3", nav = w.navigator, me = w.document && w.document.currentScript,
     home = me && me.src ? new URL(me.src, w.location.href).origin : w.location.origin;
 
   function cut(s, n) { return typeof s == "string" ? s.slice(0, n) : s == null ? null : String(s).slice(0, n); }
   function num(v) { return typeof v == "number" && isFinite(v) ? v : null; }
+  function now() { return performance.now(); }
+  function r1(x) { return Math.round(x * 10) / 10; }
+  function race(p, t) { return Promise.race([p, new Promise(function (r, no) { setTimeout(no, t, "timeout"); })]); }
+  function say(e) { return cut(String(e && e.name ? e.name + ": " + e.message : e), 256); }
+
+  async function rtts(u, o, end) {
+    for (var i = 0; i < 3 && now() < end; i++) {
+      var q = u + "/healthz?rtt=" + i + Math.random(), t = now(), x, d;
+      try {
+        await (await fetch(q, { cache: "no-store" })).text();
+        d = now() - t; x = performance.getEntriesByName(q).pop();
+        if (x && x.requestStart > 0 && x.responseStart >= x.requestStart) d = x.responseStart - x.requestStart;
+        o.push(r1(d));
+      } catch (e) { return; }
+    }
+  }
+
+  async function link(u, s, pc, dc, end, ms) {
+    var c = { attempted: true, state: "failed", answer_ms: null, open_ms: null, rtts_ms: [], error: null, server_error: null },
+      q = {}, op = new Promise(function (y, n) {
+        dc.onopen = y; dc.onclose = function () { n("closed"); };
+        pc.onconnectionstatechange = function () { if (pc.connectionState == "failed") n("ICE failed"); };
+      });
+    op.catch(function () {});
+    dc.onmessage = function (e) {
+      var m; try { m = JSON.parse(e.data); } catch (x) { return; }
+      if (m && m.t == "ping") dc.send(JSON.stringify({ t: "pong", seq: m.seq }));
+      if (m && m.t == "pong" && q[m.seq]) q[m.seq](now());
+    };
+    try {
+      var a = await race(call(u + "/api/v1/sessions/" + encodeURIComponent(s.id) + "/offer", { sdp: pc.localDescription.sdp }, s.token), end - now());
+      c.answer_ms = ms();
+      await pc.setRemoteDescription({ type: "answer", sdp: a.sdp });
+      await race(op, end - now());
+      c.open_ms = ms(); c.state = "connected";
+      for (var i = 0; i < 3; i++) {
+        var t = now(), p = new Promise(function (y) { q[i] = y; });
+        dc.send(JSON.stringify({ t: "ping", seq: i }));
+        c.rtts_ms.push(r1(await race(p, end - now()) - t));
+      }
+    } catch (e) {
+      if (c.state != "connected") {
+        c.error = say(e);
+        if (e == "timeout") c.state = "timeout";
+        if (e && e.status) c.state = "refused", c.server_error = cut(e.body && e.body.error && e.body.error.code || "HTTP " + e.status, 64);
+      }
+    }
+    return c;
+  }
 
   async function call(url, body, token) {
     var h = { "Content-Type": "application/json" };
@@ -21,7 +68,6 @@
     return data;
   }
 
-  // User-agent client hints, flattened to text; never waits longer than `wait` ms.
   function hints(wait) {
     var d = nav.userAgentData, out = {};
     if (!d) return Promise.resolve(out);
@@ -38,21 +84,17 @@
     return Promise.race([more, new Promise(function (r) { setTimeout(r, wait); })]).then(function () { return out; });
   }
 
-  // A tamper check: counted; when it fails, {check, detail} is kept (32 at most).
   function ok(R, k, c, v) {
     R.checks++;
     if (!c && R.failed.length < 32) R.failed.push({ check: k, detail: cut(String(v), 256) });
   }
 
-  // Is the WebRTC API the browser's own? (docs/collector.md#tamper-checks) Synchronous:
-  // a hidden same-origin iframe gives a fresh realm to compare with and goes at once.
   function tamper(PC) {
     var R = { checks: 0, failed: [], stats: [], stats_error: null, ms: null }, T = Function.prototype.toString,
       d = w.document, fr, I, S, P, on, ld, g;
     function nat(k, f, name, t) {
       var s;
       try { s = typeof f == "function" ? t.call(f).replace(/\s+/g, " ") : typeof f; } catch (e) { s = "threw " + e; }
-      // Firefox prints accessors without their "get "/"set " prefix.
       ok(R, k + name, s.replace(/^function [gs]et /, "function ") == "function " + name.replace(/^[gs]et /, "") +
         "() { [native code] }", s.slice(0, 160));
     }
@@ -90,19 +132,17 @@
         }
       }
     } catch (e) { ok(R, "error", 0, e); }
-    try { fr.remove(); } catch (e) { /* gone already */ }
+    try { fr.remove(); } catch (e) {}
     return R;
   }
 
-  // After gathering: the instance itself, then getStats() local candidates (the server
-  // compares them with the events), waiting no longer than `wait` ms.
   async function after(R, pc, PC, wait) {
-    var t = performance.now();
+    var t = now();
     try {
       ok(R, "instance:prototype", Object.getPrototypeOf(pc) === PC.prototype, "other prototype");
       var names = Object.getOwnPropertyNames(pc);
       ok(R, "instance:own", !names.length, names.join(" "));
-      var s = await Promise.race([pc.getStats(), new Promise(function (r, no) { setTimeout(no, wait, "timeout"); })]);
+      var s = await race(pc.getStats(), wait);
       s.forEach(function (x) {
         if (x.type == "local-candidate" && R.stats.length < 64) R.stats.push({
           address: cut(x.address != null ? x.address : x.ip, 256), port: num(x.port),
@@ -110,25 +150,26 @@
         });
       });
     } catch (e) { R.stats_error = cut(String(e && e.message || e), 256); }
-    R.ms = Math.round((R.ms + performance.now() - t) * 10) / 10;
+    R.ms = r1(R.ms + now() - t);
   }
 
   async function collect(opt) {
     opt = opt || {};
-    var server = String(opt.server || home).replace(/\/+$/, ""), t0 = performance.now();
-    function ms() { return Math.round((performance.now() - t0) * 10) / 10; }
+    var server = String(opt.server || home).replace(/\/+$/, ""), t0 = now(), dc, hr = [], hp, cd = num(opt.connectDeadline) || 2000;
+    function ms() { return r1(now() - t0); }
     var s = await call(server + "/api/v1/sessions");
     var deadline = num(opt.deadline) || s.deadline_ms || 1500;
     var r = {
       webrtc: "ok", candidates: [], candidate_errors: [], sdp: null,
       user_agent: cut(nav.userAgent, 1024), ua_hints: {}, error: null,
-      gathering_ms: null, ended_by: null, deadline_ms: deadline, collector_version: V, tamper: null
+      gathering_ms: null, ended_by: null, deadline_ms: deadline, collector_version: V, tamper: null,
+      connection: { attempted: false, state: "skipped", rtts_ms: [], error: "test_connection disabled" }, http_rtts_ms: hr
     };
+    hp = rtts(server, hr, now() + deadline + cd);
     var ua = hints(Math.min(300, deadline)), PC = w.RTCPeerConnection || w.webkitRTCPeerConnection, pc = null, tp;
-    // The tamper checks, timed; they run while the browser gathers.
     function check() {
-      var t = performance.now();
-      if (!tp) tp = r.tamper = tamper(typeof PC == "function" && PC), tp.ms = Math.round((performance.now() - t) * 10) / 10;
+      var t = now();
+      if (!tp) tp = r.tamper = tamper(typeof PC == "function" && PC), tp.ms = r1(now() - t);
     }
     if (typeof PC != "function") {
       check(); r.webrtc = "missing";
@@ -154,20 +195,23 @@
           pc.onicegatheringstatechange = function () {
             if (pc.iceGatheringState == "complete") done("complete");
           };
-          pc.createDataChannel("icewatch");
+          dc = pc.createDataChannel("icewatch");
           pc.createOffer().then(function (o) { return pc.setLocalDescription(o); }).then(check).catch(fail);
         });
         r.sdp = pc.localDescription ? cut(pc.localDescription.sdp, 65536) : null;
         r.gathering_ms = ms();
         check();
         await after(tp, pc, PC, Math.min(300, deadline));
+        if (s.test_connection && r.sdp) r.connection = await link(server, s, pc, dc, now() + cd, ms);
       } catch (e) {
-        r.webrtc = "error"; r.ended_by = "error"; r.error = cut(String(e && e.name ? e.name + ": " + e.message : e), 1024);
+        r.webrtc = "error"; r.ended_by = "error"; r.error = say(e);
         r.gathering_ms = ms(); check();
       }
-      try { pc && pc.close(); } catch (e) { /* closing is best effort */ }
+      try { pc && pc.close(); } catch (e) {}
     }
     r.ua_hints = await ua;
+    await race(hp, 1 + cd).catch(function () {});
+    r.http_rtts_ms = hr.slice();
     return call(server + "/api/v1/sessions/" + encodeURIComponent(s.id) + "/report", r, s.token);
   }
 

@@ -26,7 +26,7 @@ CORE_FORBIDDEN = {
     "sys", "builtins", "importlib", "pickle", "shelve", "dbm",
 }  # fmt: skip
 
-ADAPTERS = {"web", "listener", "store", "intel"}
+ADAPTERS = {"web", "listener", "store", "intel", "peer"}
 
 
 def _imports(path: Path, src: Path = SRC) -> list[tuple[str, int]]:

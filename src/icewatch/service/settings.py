@@ -221,6 +221,34 @@ SETTINGS: tuple[Setting, ...] = (
         "give up on an unanswered server).",
     ),
     setting(
+        "test_connection",
+        Boolean(),
+        True,
+        "Answer the collector's test connection: a real WebRTC data channel to the server "
+        "(aiortc), whose ICE checks reveal the browser's address and whose pings measure "
+        "the round-trip time.",
+    ),
+    setting(
+        "peer_deadline",
+        Seconds(0.2, 30),
+        2.0,
+        "Longest life of one test connection's server peer; it is closed afterwards "
+        "whatever happened.",
+    ),
+    setting(
+        "peer_max",
+        Integer(1, 10000),
+        32,
+        "Most test connections open at once; more offers are refused with `peer_busy`.",
+    ),
+    setting(
+        "peer_pings",
+        Integer(0, 16),
+        3,
+        "How many pings the server peer sends over the data channel to measure the "
+        "round-trip time.",
+    ),
+    setting(
         "signal_weights",
         WeightTable(),
         (),
@@ -332,6 +360,10 @@ class Settings:
     session_ttl: int = 3600
     report_wait: float = 0.25
     collector_deadline_ms: int = 1500
+    test_connection: bool = True
+    peer_deadline: float = 2.0
+    peer_max: int = 32
+    peer_pings: int = 3
     signal_weights: tuple[tuple[str, int], ...] = ()
     max_body_bytes: int = 256 * 1024
     realm: str = "icewatch"

@@ -10,6 +10,11 @@ Like an anonymising proxy (a VPN's HTTP proxy, a "residential" proxy), it adds n
 One request per client connection (``Connection: close`` both ways) keeps the framing
 trivial; browsers simply open another connection. Every request or tunnel is logged
 as one JSON line ``{"t", "client", "method", "target", "status"}``.
+
+``--delay-ms N`` adds N ms of one-way delay in each direction (+2N ms of round-trip time
+on every path through it), applied as a delay line on every chunk read, as a slow or
+distant link would: the sandbox kernel has no ``sch_netem`` (``tc qdisc ... netem``
+answers "Specified qdisc kind is unknown"), so the e2e tests put the delay here.
 """
 
 from __future__ import annotations
@@ -60,8 +65,9 @@ def split_hostport(text: str, default_port: int) -> tuple[str, int]:
 
 
 class Proxy:
-    def __init__(self, log: TextIO) -> None:
+    def __init__(self, log: TextIO, delay: float = 0.0) -> None:
         self.log = log
+        self.delay = delay  # one-way, seconds
 
     def _record(self, client: str, method: str, target: str, status: int) -> None:
         entry = {"t": time.time(), "client": client, "method": method, "target": target,
@@ -113,15 +119,17 @@ class Proxy:
             if not allowed_target(host):
                 await self._refuse(writer, client, method, target, 403)
                 return
+            await asyncio.sleep(self.delay)
             try:
                 up_reader, up_writer = await asyncio.open_connection(host, port)
             except OSError:
                 await self._refuse(writer, client, method, target, 502)
                 return
+            await asyncio.sleep(self.delay)
             writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
             await writer.drain()
             self._record(client, method, target, 200)
-            await _pipe_both(reader, writer, up_reader, up_writer)
+            await _pipe_both(reader, writer, up_reader, up_writer, self.delay)
             return
         url = urlsplit(target)
         if url.scheme != "http" or not url.hostname:
@@ -149,6 +157,7 @@ class Proxy:
         if url.query:
             path += "?" + url.query
         request = "\r\n".join([f"{method} {path} {version}", *headers, "Connection: close", "", ""])
+        await asyncio.sleep(self.delay)
         try:
             up_reader, up_writer = await asyncio.open_connection(host, port)
         except OSError:
@@ -157,25 +166,52 @@ class Proxy:
         up_writer.write(request.encode("latin-1") + body)
         await up_writer.drain()
         status_line = await up_reader.readline()
-        writer.write(status_line)
         code = status_line.split(b" ")[1] if status_line.count(b" ") >= 1 else b"0"
         self._record(client, method, target, int(code) if code.isdigit() else 0)
-        while chunk := await up_reader.read(65536):
-            writer.write(chunk)
-            await writer.drain()
+        await _pipe(up_reader, writer, self.delay, first=status_line, close=False)
         up_writer.close()
 
 
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+async def _pipe(
+    src: asyncio.StreamReader,
+    dst: asyncio.StreamWriter,
+    delay: float = 0.0,
+    *,
+    first: bytes = b"",
+    close: bool = True,
+) -> None:
+    """Copy ``src`` to ``dst``; each chunk leaves ``delay`` s after it arrived (a delay
+    line: chunks keep their spacing, the link's bandwidth is not reduced)."""
+    loop = asyncio.get_running_loop()
+    line: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+    async def feed() -> None:
+        if first:
+            line.put_nowait((loop.time() + delay, first))
+        try:
+            while chunk := await src.read(65536):
+                line.put_nowait((loop.time() + delay, chunk))
+        except OSError:
+            pass
+        line.put_nowait((loop.time() + delay, b""))
+
+    feeder = asyncio.create_task(feed())
     try:
-        while chunk := await src.read(65536):
+        while True:
+            due, chunk = await line.get()
+            if (wait := due - loop.time()) > 0:
+                await asyncio.sleep(wait)
+            if not chunk:
+                break
             dst.write(chunk)
             await dst.drain()
     except OSError:
         pass
     finally:
-        with contextlib.suppress(OSError):
-            dst.close()
+        feeder.cancel()
+        if close:
+            with contextlib.suppress(OSError):
+                dst.close()
 
 
 async def _pipe_both(
@@ -183,13 +219,14 @@ async def _pipe_both(
     writer: asyncio.StreamWriter,
     up_reader: asyncio.StreamReader,
     up_writer: asyncio.StreamWriter,
+    delay: float = 0.0,
 ) -> None:
-    await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+    await asyncio.gather(_pipe(reader, up_writer, delay), _pipe(up_reader, writer, delay))
 
 
-async def _main(listen: list[str], log_path: str) -> None:
+async def _main(listen: list[str], log_path: str, delay_ms: float = 0.0) -> None:
     log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-    proxy = Proxy(log)
+    proxy = Proxy(log, delay_ms / 1000)
     servers = []
     for spec in listen:
         host, port = split_hostport(spec, 3128)
@@ -202,9 +239,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--listen", action="append", required=True)
     p.add_argument("--log", required=True)
+    p.add_argument("--delay-ms", type=float, default=0.0, help="one-way delay, each direction")
     args = p.parse_args()
     try:
-        asyncio.run(_main(args.listen, args.log))
+        asyncio.run(_main(args.listen, args.log, args.delay_ms))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -60,10 +60,11 @@ TIMING = """() => {
   const res = performance.getEntriesByType("resource");
   const create = res.find(e => e.name.endsWith("/api/v1/sessions"));
   const report = res.find(e => e.name.endsWith("/report"));
+  const offer = res.find(e => e.name.endsWith("/offer"));
   const span = e => e ? {start: e.startTime, end: e.responseEnd} : null;
   return {dom_content_loaded: nav.domContentLoadedEventEnd ?? null,
           load: nav.loadEventEnd ?? null,
-          create: span(create), report: span(report)};
+          create: span(create), report: span(report), offer: span(offer)};
 }"""
 
 RESULT = """async () => {

@@ -168,6 +168,17 @@ class E2E:
         self.proxy = self.topo.run_in(PROXY, argv, env=_clean_env(self.work))
         _expect_line(self.proxy, "ready", "HTTP proxy")
 
+    def start_extra_proxy(self, name: str, port: int, *extra: str) -> Proc:
+        """Another forward proxy in the proxy namespace on ``port`` (IPv4), logging to
+        ``proxy-NAME.jsonl``, e.g. with ``--delay-ms 75``. The caller stops it."""
+        argv = [
+            sys.executable, "-m", "tests.browser.proxy", "--listen", f"{PROXY_V4}:{port}",
+            "--log", str(self.work / f"proxy-{name}.jsonl"), *extra,
+        ]  # fmt: skip
+        proc = self.topo.run_in(PROXY, argv, env=_clean_env(self.work))
+        _expect_line(proc, "ready", f"HTTP proxy ({name})")
+        return proc
+
     def proxy_entries(self, offset: int) -> list[dict[str, Any]]:
         path = self.work / "proxy.jsonl"
         if not path.exists():

@@ -225,6 +225,69 @@
     box.appendChild(scroll);
   }
 
+  // The test connection (a data channel to the server's own peer) and the inferred
+  // WebRTC IP-handling policy; rendered from whatever the session JSON carries.
+  function connectionSection() {
+    var sec = $("connection-section");
+    if (sec) return sec;
+    sec = el("section");
+    sec.id = "connection-section";
+    sec.setAttribute("aria-labelledby", "connection-title");
+    var h = el("h2", "Test connection and WebRTC policy");
+    h.id = "connection-title";
+    sec.appendChild(h);
+    var body = el("div");
+    body.id = "connection";
+    sec.appendChild(body);
+    var after = $("verdict-section");
+    after.parentNode.insertBefore(sec, after.nextSibling);
+    return sec;
+  }
+
+  function rttText(st, raw) {
+    var s = st && typeof st == "object" ? arr(st.samples) : arr(raw);
+    if (!s.length) return "no sample";
+    var sorted = s.slice().sort(function (a, b) { return a - b; });
+    return "median " + sorted[Math.floor((sorted.length - 1) / 2)] + " ms, min " + sorted[0] +
+      " ms (" + s.length + " sample" + (s.length > 1 ? "s" : "") + ")";
+  }
+
+  function renderConnection(doc) {
+    connectionSection();
+    var box = clear($("connection")), rep = doc.report || {}, rc = rep.connection || {};
+    var c = doc.connection || {}, lines = [];
+    var state = c.state || rc.state;
+    lines.push(!state ? "The page did not report a test connection." :
+      state === "connected" ? "A WebRTC data channel to the server opened" +
+        (c.open_ms != null || rc.open_ms != null ? " after " + (c.open_ms != null ? c.open_ms : rc.open_ms) + " ms." : ".")
+      : "Test connection: " + state + ((c.server_error || rc.server_error) ? " (server: " + (c.server_error || rc.server_error) + ")"
+        : (c.error || rc.error) ? " (" + (c.error || rc.error) + ")" : "") + ".");
+    var ice = arr(c.ice_addresses).map(function (a) { return a.ip; });
+    if (!ice.length) ice = arr(doc.observed).filter(function (o) { return o.source === "ice"; }).map(function (o) { return o.ip; });
+    var stun = arr(doc.observed).filter(function (o) { return o.source === "stun" || o.source === "turn"; })
+      .map(function (o) { return o.ip + (o.transport === "tcp" ? " (TCP)" : ""); });
+    lines.push("Address the connection's ICE checks came from: " + (ice.length ? ice.filter(function (x, i) { return ice.indexOf(x) === i; }).join(", ") : "none"));
+    lines.push("Address the STUN/TURN packets came from: " + (stun.length ? stun.filter(function (x, i) { return stun.indexOf(x) === i; }).join(", ") : "none"));
+    lines.push("Round trip over WebRTC: " + rttText(c.page_rtt_ms, rc.rtts_ms) +
+      (c.server_rtt_ms && arr(c.server_rtt_ms.samples).length ? "; measured by the server: " + rttText(c.server_rtt_ms) : ""));
+    lines.push("Round trip over HTTP: " + rttText(c.http_rtt_ms, rep.http_rtts_ms));
+    box.appendChild(list(lines, ""));
+    var p = doc.policy;
+    if (p && typeof p == "object") {
+      var head = el("p");
+      head.appendChild(el("strong", "WebRTC IP-handling policy: "));
+      head.appendChild(el("code", String(p.policy || p.name || "unknown")));
+      if (p.engine) head.appendChild(document.createTextNode(" (" + p.engine + (p.confidence != null ? ", confidence " + p.confidence : "") + ")"));
+      box.appendChild(head);
+      if (p.meaning) box.appendChild(prose("p", p.meaning));
+      if (p.setting) { var st = el("p", "Set by: ", "note"); st.appendChild(el("code", p.setting)); box.appendChild(st); }
+      if (arr(p.alternatives).length) box.appendChild(el("p", "Looks the same: " + arr(p.alternatives).join(", "), "note"));
+      if (arr(p.reasons).length) box.appendChild(list(arr(p.reasons).map(function (t) { return prose("li", t); }), ""));
+    } else {
+      box.appendChild(el("p", "No WebRTC policy could be inferred.", "muted"));
+    }
+  }
+
   // Who the browser says it is (user agent, client hints) and which WebRTC stack answered.
   function renderClient(doc) {
     var box = $("client"), c = doc.client, d = doc.dialect, parts = [];
@@ -240,6 +303,7 @@
   function render(doc, catalog) {
     renderVerdict(doc, catalog);
     renderFingerprint(doc);
+    renderConnection(doc);
     renderAddresses(doc);
     renderLocal(doc);
     renderIpv6(doc);

@@ -40,6 +40,8 @@ TOP_KEYS = {
     "dialect",
     "fingerprint",
     "intel",
+    "policy",
+    "connection",
 }
 
 

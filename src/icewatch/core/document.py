@@ -25,13 +25,17 @@ from icewatch.core.dialect import dialect_of
 from icewatch.core.evidence import (
     HttpSighting,
     Observation,
+    ObservationSource,
     PageReport,
     SessionEvidence,
+    StunKind,
     TamperReport,
 )
 from icewatch.core.fingerprint import Population, fingerprint_document, network_fingerprint
 from icewatch.core.ice import AddressClass, CandidateType, SessionDescription
 from icewatch.core.netclass import Category, classify_ip
+from icewatch.core.policy import infer_policy
+from icewatch.core.rtt import rtt_stats
 from icewatch.core.verdict import Verdict
 
 __all__ = ["DOCUMENT_VERSION", "finite", "iso_utc", "session_document"]
@@ -280,6 +284,38 @@ def _report(r: PageReport | None) -> dict[str, Any] | None:
     }
 
 
+def _connection(c: Correlation, report: PageReport | None) -> dict[str, Any]:
+    """The test connection: what the page reported, the ICE addresses the server's peer
+    saw (``nominated``: the selected pair's remote address) and both paths' RTTs."""
+    conn = None if report is None else report.connection
+    ice = [o for o in c.observations if o.source is ObservationSource.ICE]
+    nominated = next((o for o in ice if o.kind is StunKind.ICE_NOMINATED), None)
+    return {
+        "attempted": None if conn is None else conn.attempted,
+        "state": None if conn is None else conn.state,
+        "answer_ms": None if conn is None else finite(conn.answer_ms),
+        "open_ms": None if conn is None else finite(conn.open_ms),
+        "error": None if conn is None else conn.error,
+        "server_error": None if conn is None else conn.server_error,
+        "nominated": None
+        if nominated is None
+        else {
+            "ip": str(nominated.ip),
+            "port": nominated.port,
+            "transport": nominated.transport,
+            "family": _family(nominated.ip),
+            "matches_http": normalize_ip(nominated.ip) in c.http_ips,
+        },
+        "ice_addresses": [
+            {"ip": str(ip), "port": port, "transport": transport, "family": _family(ip)}
+            for ip, port, transport in dict.fromkeys((o.ip, o.port, o.transport) for o in ice)
+        ][:20],
+        "server_rtt_ms": rtt_stats(() if nominated is None else nominated.rtt_ms),
+        "page_rtt_ms": rtt_stats(() if conn is None else conn.rtts_ms),
+        "http_rtt_ms": rtt_stats(() if report is None else report.http_rtts_ms),
+    }
+
+
 def session_document(
     evidence: SessionEvidence,
     verdict: Verdict | None,
@@ -328,4 +364,6 @@ def session_document(
         "intel": evidence.intel.as_dict(),
         "verdict": None if verdict is None else verdict.as_dict(),
         "fingerprint": fingerprint_document(network_fingerprint(c, d), population),
+        "policy": None if (p := infer_policy(c)) is None else p.as_dict(),
+        "connection": _connection(c, report),
     }

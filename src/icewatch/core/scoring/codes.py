@@ -29,3 +29,6 @@ class SignalCode(StrEnum):
     CANDIDATE_SHAPE_MISMATCH = "candidate.shape_mismatch"
     ENV_UA_NETWORK_MISMATCH = "env.ua_network_mismatch"
     NET_VPN_INTERFACE = "net.vpn_interface"
+    CONN_FAILED = "conn.failed"
+    CONN_RTT_MISMATCH = "conn.rtt_mismatch"
+    NET_WEBRTC_PROXIED = "net.webrtc_proxied"

@@ -13,6 +13,14 @@ from types import MappingProxyType
 from icewatch.core.scoring.codes import SignalCode
 from icewatch.core.scoring.rule import Rule
 from icewatch.core.scoring.rules_candidate import candidate_malformed, candidate_spoofed
+from icewatch.core.scoring.rules_conn import (
+    RTT_MIN_EXTRA_MS,
+    RTT_MIN_RATIO,
+    RTT_MIN_SAMPLES,
+    conn_failed,
+    conn_rtt_mismatch,
+    net_webrtc_proxied,
+)
 from icewatch.core.scoring.rules_env import (
     candidate_shape_mismatch,
     env_ua_network_mismatch,
@@ -741,6 +749,108 @@ RULES: tuple[Rule, ...] = (
         ),
         fixes=("To keep WebRTC inside the VPN, see the fixes of `ip.webrtc_http_mismatch`.",),
         check=net_vpn_interface,
+    ),
+    # --- the test connection (rules_conn.py) ----------------------------------------------
+    #
+    # conn.failed weighs 25: alone it stays `low` (a genuine browser behind an odd
+    # firewall that lets the STUN port through but not the peer's ports fails too), but
+    # with a datacenter address (35) or a spoofed candidate it makes `medium`; a bot that
+    # fakes its candidates cannot complete ICE with the server. conn.rtt_mismatch weighs
+    # 20, moderate: latency is a measurement, not a packet's address.
+    Rule(
+        code=SignalCode.CONN_FAILED,
+        weight=25,
+        title="The test connection failed",
+        description=(
+            "After gathering, the page opens a real WebRTC data channel to icewatch's own "
+            "peer. This signal is raised when the browser's UDP did reach the STUN/TURN "
+            "server and the page claimed host or server-reflexive candidates that should "
+            "connect, yet the connection failed or timed out or the page refused to try (or "
+            "skipped it without a reason), and the server's peer never received an ICE "
+            "check from it. A real browser whose UDP reaches the "
+            "server connects in well under a second; a page that forges its candidates or "
+            "its WebRTC API cannot. Never raised without the test connection's report (an "
+            "older collector), when the server turned it off or was busy, or when no UDP "
+            "reached the server at all (that is `webrtc.udp_blocked`)."
+        ),
+        evidence_fields=(
+            (
+                "connection",
+                "what the page reported: `attempted`, `state`, `offer_sent`, "
+                "`answer_received`, `channel_opened`, `answer_ms`, `open_ms`, `error`, "
+                "`server_error` (the `/offer` error code)",
+            ),
+            ("ice_observations[]", "the ICE checks the server's peer received (none)"),
+            ("candidates[]", "the UDP host and server-reflexive candidates that should connect"),
+            ("udp_observed", "whether this session's UDP reached the STUN/TURN server"),
+        ),
+        benign_causes=(
+            "A firewall that lets UDP to the STUN port through but blocks the peer's other ports.",
+            "A page closed or navigated away before the connection opened.",
+            "Browser extensions that block WebRTC data channels but not gathering.",
+        ),
+        fixes=(),
+        check=conn_failed,
+    ),
+    Rule(
+        code=SignalCode.CONN_RTT_MISMATCH,
+        weight=20,
+        title="HTTP is much slower than the WebRTC path",
+        description=(
+            "The round-trip time of tiny HTTP requests to icewatch is compared with the "
+            "round-trip time over the test connection's data channel (measured by the "
+            "server; the page's own measurement when the server has fewer than "
+            f"{RTT_MIN_SAMPLES} samples). Raised when, with at least {RTT_MIN_SAMPLES} "
+            "samples on each side, HTTP is slower by at least "
+            f"{RTT_MIN_EXTRA_MS:.0f} ms on both the fastest sample and the median, and at "
+            f"least {RTT_MIN_RATIO}x as slow: the HTTP connection makes a detour (a distant "
+            "proxy or VPN) that WebRTC does not. The minimum is the least noisy estimate of "
+            "a path's latency (jitter only adds), the median guards against one lucky "
+            f"sample; {RTT_MIN_EXTRA_MS:.0f} ms is far above browser timer and event-loop "
+            "jitter and below any detour through another country, and the ratio keeps a "
+            "far-away visitor with a slower TCP path quiet."
+        ),
+        evidence_fields=(
+            (
+                "webrtc_rtt_ms",
+                "`samples`, `count`, `min`, `median` of the data-channel RTTs and "
+                "`measured_by` (`server` or `page`)",
+            ),
+            ("http_rtt_ms", "the same for the HTTP requests (measured by the page)"),
+            ("difference_ms", "HTTP minus WebRTC: `min`, `median`"),
+            ("thresholds", "`min_extra_ms`, `min_ratio`, `min_samples`"),
+        ),
+        benign_causes=(
+            "A corporate or antivirus HTTP proxy that inspects web traffic but lets UDP "
+            "out directly.",
+            "A congested or slow HTTP path during the measurement (retransmissions).",
+        ),
+        fixes=(
+            "To keep WebRTC on the same path as HTTP, see the fixes of `ip.webrtc_http_mismatch`.",
+        ),
+        check=conn_rtt_mismatch,
+    ),
+    Rule(
+        code=SignalCode.NET_WEBRTC_PROXIED,
+        weight=0,
+        informational=True,
+        title="WebRTC went through the proxy: no leak",
+        description=(
+            "No UDP from this session reached the server, and its TURN traffic arrived "
+            "over TCP from the same address as its HTTP requests: the browser sends WebRTC "
+            "through its proxy (Chromium's `disable_non_proxied_udp` policy tunnels TURN "
+            "over TCP through the HTTP proxy with CONNECT; Firefox's proxy-only prefs do "
+            "the same). This is the browser honouring the proxy, a privacy protection, not "
+            "a leak."
+        ),
+        evidence_fields=(
+            ("http_client_ips[]", "the HTTP client address(es)"),
+            ("observations[]", "the TCP TURN requests, from the proxy's address"),
+            ("udp_observed", "always false"),
+        ),
+        benign_causes=("This is the protected configuration: nothing to fix.",),
+        fixes=(),
+        check=net_webrtc_proxied,
     ),
 )
 

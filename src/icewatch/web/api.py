@@ -174,12 +174,22 @@ def _arrived(
     observations: Sequence[Observation],
     srflx: Collection[tuple[IPAddress, int]],
     turn_expected: bool,
+    ice_expected: bool = False,
 ) -> bool:
     turn = any(
         o.source is ObservationSource.TURN and o.session_id == session_id for o in observations
     )
+    # The page says its test connection opened: the server's peer reports the ICE
+    # address when its pings are done or the page closes the connection, just before.
+    ice = any(
+        o.source is ObservationSource.ICE and o.session_id == session_id for o in observations
+    )
     seen = {(normalize_ip(o.ip), o.port) for o in observations}
-    return (turn or not turn_expected) and all(endpoint in seen for endpoint in srflx)
+    return (
+        (turn or not turn_expected)
+        and (ice or not ice_expected)
+        and all(endpoint in seen for endpoint in srflx)
+    )
 
 
 async def _gather_observations(
@@ -191,6 +201,7 @@ async def _gather_observations(
     endpoints = reported_endpoints(report)
     srflx = _srflx_endpoints(report)
     turn_expected = _turn_expected(report)
+    ice_expected = report.connection is not None and report.connection.state == "connected"
     loop = asyncio.get_running_loop()
     give_up = loop.time() + ctx.settings.report_wait
     while True:
@@ -198,7 +209,7 @@ async def _gather_observations(
         left = give_up - loop.time()
         if report.webrtc is not WebRtcStatus.OK or left <= 0:
             return tuple(found)
-        if _arrived(session_id, found, srflx, turn_expected):
+        if _arrived(session_id, found, srflx, turn_expected, ice_expected):
             return tuple(found)
         await asyncio.sleep(min(_POLL_S, left))
 

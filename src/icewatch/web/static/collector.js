@@ -25,14 +25,14 @@
 
   async function link(u, s, pc, dc, end, ms) {
     var c = { attempted: true, state: "failed", answer_ms: null, open_ms: null, rtts_ms: [], error: null, server_error: null },
-      q = {}, op = new Promise(function (y, n) {
+      q = {}, n = 0, wk, sp = new Promise(function (y) { wk = y; }), op = new Promise(function (y, n) {
         dc.onopen = y; dc.onclose = function () { n("closed"); };
         pc.onconnectionstatechange = function () { if (pc.connectionState == "failed") n("ICE failed"); };
       });
     op.catch(function () {});
     dc.onmessage = function (e) {
       var m; try { m = JSON.parse(e.data); } catch (x) { return; }
-      if (m && m.t == "ping") dc.send(JSON.stringify({ t: "pong", seq: m.seq }));
+      if (m && m.t == "ping") dc.send(JSON.stringify({ t: "pong", seq: m.seq })), ++n > 2 && wk();
       if (m && m.t == "pong" && q[m.seq]) q[m.seq](now());
     };
     try {
@@ -46,6 +46,7 @@
         dc.send(JSON.stringify({ t: "ping", seq: i }));
         c.rtts_ms.push(r1(await race(p, end - now()) - t));
       }
+      await race(sp, Math.min(300, end - now()));
     } catch (e) {
       if (c.state != "connected") {
         c.error = say(e);

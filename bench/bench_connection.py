@@ -70,6 +70,8 @@ def connection_figures(run: dict[str, Any]) -> dict[str, float]:
         "HTTP RTT (median of 3 fetches)": statistics.median(
             conn["http_rtt_ms"]["samples"] or [0.0]
         ),
+        "offer answered -> report sent": timing["report"]["start"] - offer["end"],
+        "report round trip (POST .../report)": timing["report"]["end"] - timing["report"]["start"],
         "time to verdict, test connection on": run["done_ms"],
     }
 
@@ -133,6 +135,10 @@ def main() -> None:
 
     for name in rows[0]:
         line(name, [r[name] for r in rows])
+    line(
+        "report round trip, test connection off",
+        [r["timing"]["report"]["end"] - r["timing"]["report"]["start"] for r in off_runs],
+    )
     line("time to verdict, test connection off", off_verdict)
     on_median = statistics.median(r["time to verdict, test connection on"] for r in rows)
     off_median = statistics.median(off_verdict)

@@ -100,11 +100,6 @@ DEFAULTS = {
 
 @pytest.fixture(scope="session")
 def conn_visits(sandbox: E2E) -> Visits:
-    # One visit first: the very first test connection a fresh server answers is slow on
-    # its side (aiortc's DTLS/SCTP code paths run for the first time) and its ICE
-    # observation can miss the report; later visits are what these tests are about.
-    # (Known, reported to the peer adapter; the warm-up keeps the scenarios comparable.)
-    sandbox.chromium(role=CLIENT)
     return Visits(sandbox, SCENARIOS)
 
 

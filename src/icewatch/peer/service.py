@@ -233,6 +233,18 @@ class _Peer:
         if connection is None:
             return
         nominated = getattr(connection, "_nominated", {}).get(1)
+        if nominated is None and self.rtts:
+            # The data channel carried our pings, but the browser's nomination (a later
+            # check with USE-CANDIDATE) may not have arrived yet: the pair that carries
+            # the data channel is the succeeded one.
+            nominated = next(
+                (
+                    p
+                    for p in getattr(connection, "_check_list", ())
+                    if getattr(getattr(p, "state", None), "name", "") == "SUCCEEDED"
+                ),
+                None,
+            )
         if nominated is None:
             return
         if connection.remote_username != self.ufrag:  # aioice checked every USERNAME

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from icewatch.core.addr import IPAddress
-from icewatch.core.correlate import Correlation, normalize_ip
+from icewatch.core.correlate import AddressSighting, Correlation, normalize_ip
 from icewatch.core.dialect import DialectResult, dialect_of
 from icewatch.core.ice import (
     AddressClass,
@@ -285,7 +285,7 @@ def _ipv6_classes(
     known: Mapping[IPAddress, Category],
 ) -> set[str]:
     out: set[str] = set()
-    sightings = (*c.observed, *c.reported_public, *c.reported_local)
+    sightings = (*_shaping(c.observed), *c.reported_public, *c.reported_local)
     for s in sightings:
         if s.family == 6:
             out.add(_V6_CATEGORY.get(s.category, "other"))
@@ -372,13 +372,20 @@ def _asns_of(c: Correlation) -> dict[IPAddress, int]:
     return out
 
 
+def _shaping(observed: tuple[AddressSighting, ...]) -> tuple[AddressSighting, ...]:
+    """The observed addresses that shape the fingerprint: those the STUN/TURN listener
+    saw. An address only the test connection's ICE checks came from is left out: which
+    candidate pair (and family) ICE nominates is a race, not a trait of the network."""
+    return tuple(s for s in observed if set(s.where) != {"ice"})
+
+
 def _components(c: Correlation, dialect: str) -> tuple[tuple[str, str], ...]:
     candidates = _all_candidates(c)
     priorities = {id(cand): cand.priority_info for cand in candidates}
     known = {s.ip: s.category for s in (*c.observed, *c.reported_public, *c.reported_local)}
     asns = _asns_of(c)
     observed: dict[int, set[IPAddress]] = {}
-    for s in c.observed:
+    for s in _shaping(c.observed):
         observed.setdefault(s.family, set()).add(normalize_ip(s.ip))
 
     def public(family: int) -> str:

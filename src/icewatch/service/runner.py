@@ -54,6 +54,7 @@ from icewatch.store import StoreError, mask_url, open_state, open_store
 from icewatch.store.url import parse_sqlite_url
 from icewatch.web import create_app
 from icewatch.web.context import WebContext, WebSettings
+from icewatch.web.metrics import Metrics
 from icewatch.web.useragent import enrich_user_agent
 from icewatch.web.useragent import warm_up as warm_up_user_agents
 
@@ -352,6 +353,8 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                 except ValueError as exc:
                     raise StartupError(f"invalid peer settings: {exc}", EXIT_CONFIG) from None
                 stack.push_async_callback(peer.close)
+            metrics = Metrics(public=settings.metrics_public)
+            metrics.add_listener_stats(listener.stats.as_dict)
             try:
                 context = WebContext(
                     store=store,
@@ -363,6 +366,7 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                     settings=web_settings(settings),
                     enrichers=(make_enricher(intel), enrich_user_agent),
                     peer=peer,
+                    metrics=metrics,
                 )
                 app = create_app(context)
             except (ValueError, TypeError) as exc:  # a value the web adapter refuses

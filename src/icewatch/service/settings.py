@@ -292,6 +292,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     setting("access_log", Boolean(), False, "Log every HTTP request (at level info)."),
     setting(
+        "metrics_public",
+        Boolean(),
+        False,
+        "Serve `GET /metrics` (Prometheus) without the operator API key, for scrapers "
+        "that cannot send one. Off by default: `/metrics` needs the API key.",
+    ),
+    setting(
         "data_dir",
         PathValue(label="DIR"),
         None,
@@ -371,6 +378,7 @@ class Settings:
     shutdown_timeout: int = 10
     log_level: str = "info"
     access_log: bool = False
+    metrics_public: bool = False
     data_dir: Path | None = None
     lists: tuple[str, ...] = ()
     data_sources: tuple[str, ...] = ()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Collection, Sequence
 from typing import Annotated, Any
 
@@ -358,6 +359,7 @@ def api_router(ctx: WebContext) -> APIRouter:
         body: ReportIn,
         session_id: Annotated[str, Depends(report_access)],
     ) -> JSONResponse:
+        started = time.perf_counter()
         _check_limits(ctx, body)
         if session_id in reporting:
             raise ApiError("already_reported", "a report for this session is in progress")
@@ -395,7 +397,15 @@ def api_router(ctx: WebContext) -> APIRouter:
             except IcewatchError as exc:
                 raise _unavailable(exc) from exc
             # Counted after the save: the population includes this session.
-            return _no_store(scored.document(await _population(ctx, scored.fingerprint)))
+            answer = _no_store(scored.document(await _population(ctx, scored.fingerprint)))
+            if ctx.metrics is not None:
+                ctx.metrics.observe_verdict(
+                    scored.verdict.level.value,
+                    [signal.code for signal in scored.verdict.signals],
+                    now - evidence.created_at,
+                )
+                ctx.metrics.report_latency.observe(time.perf_counter() - started)
+            return answer
         finally:
             reporting.discard(session_id)
 

@@ -10,6 +10,7 @@ from icewatch.web.api import api_router
 from icewatch.web.context import WebContext
 from icewatch.web.errors import install_error_handlers
 from icewatch.web.limits import BodyLimitMiddleware
+from icewatch.web.ops import ops_router
 from icewatch.web.pages import pages_router
 
 __all__ = ["create_app"]
@@ -36,6 +37,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     install_error_handlers(app)
     app.include_router(pages_router(ctx))
     app.include_router(api_router(ctx))
+    app.include_router(ops_router(ctx))
     origins = list(ctx.settings.cors_origins)
     if origins:
         app.add_middleware(

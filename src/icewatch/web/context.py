@@ -16,6 +16,7 @@ from icewatch.core.evidence import SessionEvidence
 from icewatch.core.ports import CorrelationState, PeerService, SessionStore
 from icewatch.core.scoring import validate_weights
 from icewatch.web.host import normalise_host
+from icewatch.web.metrics import Metrics
 
 __all__ = [
     "HARD_MAX_CANDIDATES",
@@ -129,6 +130,8 @@ class WebContext:
     enrichers: tuple[Enricher, ...] = ()
     #: The server side of the test connection; ``None`` when it is turned off.
     peer: PeerService | None = None
+    #: Prometheus metrics for ``GET /metrics``; ``None`` turns the route off.
+    metrics: Metrics | None = None
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:

@@ -92,7 +92,7 @@ def test_every_setting_reaches_the_web_adapter_or_the_service() -> None:
         "shutdown_timeout", "log_level", "access_log",
         "data_dir", "lists", "data_sources", "data_stale_days",  # the intel adapter's
         "test_connection", "peer_max", "peer_pings",  # the peer adapter's
-        "metrics_public",  # the service builds the web app's Metrics
+        "metrics_public", "log_format",  # the service builds the web app's Metrics
     }  # fmt: skip
     web_fields = {f.name for f in dataclasses.fields(WebSettings)}
     for s in SETTINGS:

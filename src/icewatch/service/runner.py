@@ -48,6 +48,7 @@ from icewatch.listener import start_listener
 from icewatch.peer import AiortcPeerService
 from icewatch.service.binding import bind_error_message, bind_tcp, url_host
 from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
+from icewatch.service.logformat import formatter
 from icewatch.service.pump import ObservationPump
 from icewatch.service.settings import Settings
 from icewatch.store import StoreError, mask_url, open_state, open_store
@@ -99,12 +100,10 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
-def configure_logging(level: str, stream: TextIO | None = None) -> None:
-    """Log lines to stderr: ``time level logger: message``."""
+def configure_logging(level: str, stream: TextIO | None = None, log_format: str = "text") -> None:
+    """Log lines to stderr: ``time level logger: message``, or one JSON object a line."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-    )
+    handler.setFormatter(formatter(log_format))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -114,7 +113,7 @@ def configure_logging(level: str, stream: TextIO | None = None) -> None:
 
 def run(settings: Settings, *, out: TextIO | None = None) -> int:
     """Run the service until SIGINT/SIGTERM; return the process exit code."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, log_format=settings.log_format)
     out = out or sys.stdout
     try:
         with asyncio.Runner(loop_factory=_loop_factory()) as runner:

@@ -290,6 +290,14 @@ SETTINGS: tuple[Setting, ...] = (
         "info",
         "Logging level: " + ", ".join(LOG_LEVELS),
     ),
+    setting(
+        "log_format",
+        Choice(("text", "json"), label="text|json"),
+        "text",
+        "Log line format: `text` (`time level logger: message`) or `json` (one object a "
+        "line: `time`, `level`, `logger`, `message`, and `request_id` / `session_id` where "
+        "known; every HTTP answer carries its `X-Request-Id`).",
+    ),
     setting("access_log", Boolean(), False, "Log every HTTP request (at level info)."),
     setting(
         "metrics_public",
@@ -377,6 +385,7 @@ class Settings:
     observation_queue: int = 10000
     shutdown_timeout: int = 10
     log_level: str = "info"
+    log_format: str = "text"
     access_log: bool = False
     metrics_public: bool = False
     data_dir: Path | None = None

@@ -10,6 +10,7 @@ from icewatch.web.api import api_router
 from icewatch.web.context import WebContext
 from icewatch.web.errors import install_error_handlers
 from icewatch.web.limits import BodyLimitMiddleware
+from icewatch.web.logcontext import RequestIdMiddleware
 from icewatch.web.ops import ops_router
 from icewatch.web.pages import pages_router
 
@@ -47,6 +48,8 @@ def create_app(ctx: WebContext) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
-    # Outermost: an oversized body is refused before anything else looks at it.
+    # An oversized body is refused before anything else looks at it.
     app.add_middleware(BodyLimitMiddleware, max_bytes=ctx.settings.max_body_bytes)
+    # Outermost: every answer (a 413 too) carries its request id, and logs name it.
+    app.add_middleware(RequestIdMiddleware)
     return app

@@ -17,16 +17,18 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from icewatch.core.addr import IPAddress
+from icewatch.core.addr import IPAddress, IPNetwork
 from icewatch.core.evidence import Observation, SessionEvidence
 from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.verdict import Verdict
 
 __all__ = [
     "CorrelationState",
+    "Overview",
     "PeerService",
     "Rescored",
     "SessionBatch",
+    "SessionFilter",
     "SessionPage",
     "SessionStore",
     "StoredSession",
@@ -71,6 +73,50 @@ class Rescored:
     fingerprint: NetworkFingerprint | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SessionFilter:
+    """Which sessions a listing, an export, the overview or a purge looks at: every
+    condition given must hold; the empty filter matches every session.
+
+    ``levels``: verdict levels (``low``/``medium``/``high``; ``pending`` = not reported
+    yet). ``signal``: a signal code the verdict carries. ``network``: the HTTP client
+    address or any address the session revealed (observed at icewatch's sockets or
+    reported by the page) lies in it (one address = a /32 or /128). ``provider``: a
+    provider/organisation name from the IP intelligence (case-insensitive) or ``AS64500``.
+    ``since``/``until``: ``since <= created_at < until`` (epoch seconds).
+    ``ua_family``: the claimed browser family (case-insensitive, e.g. ``Chrome``).
+    """
+
+    levels: frozenset[str] = frozenset()
+    signal: str | None = None
+    network: IPNetwork | None = None
+    provider: str | None = None
+    since: float | None = None
+    until: float | None = None
+    ua_family: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Aggregates over the sessions a filter matches (the dashboard's pictures).
+
+    ``timeline``: ``(bucket_start, {level: sessions})`` for equal time buckets covering
+    the filter's range, oldest first. ``top_signals``: ``(code, sessions)``, most first.
+    ``top_providers``: ``(provider or ASN label, sessions)`` among sessions at ``medium``
+    or ``high``, most first. ``time_to_verdict``: ``(upper bound in seconds, sessions)``
+    from session creation to its scored report, the last bound ``inf``.
+    ``surprisal``: ``(bits lower bound, sessions)`` of the network-fingerprint surprisal.
+    """
+
+    total: int
+    by_level: dict[str, int]
+    timeline: tuple[tuple[float, dict[str, int]], ...]
+    top_signals: tuple[tuple[str, int], ...]
+    top_providers: tuple[tuple[str, int], ...]
+    time_to_verdict: tuple[tuple[float, int], ...]
+    surprisal: tuple[tuple[float, int], ...]
+
+
 class SessionStore(Protocol):
     async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
         """Store a new session (raise ``KeyError`` if the id exists)."""
@@ -105,6 +151,22 @@ class SessionStore(Protocol):
     async def get_session(self, session_id: str) -> StoredSession | None: ...
 
     async def list_sessions(self, *, limit: int, cursor: str | None = None) -> SessionPage: ...
+
+    async def query_sessions(
+        self, where: SessionFilter, *, limit: int, cursor: str | None = None
+    ) -> SessionPage:
+        """Newest first, the sessions ``where`` matches, one page (``limit`` at most);
+        pass ``next_cursor`` back for the next page. A bad cursor raises ``ValueError``."""
+
+    async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
+        """The aggregates of :class:`Overview` over the sessions ``where`` matches."""
+
+    async def delete_session(self, session_id: str) -> bool:
+        """Delete one session and everything stored about it; ``False`` if it was absent."""
+
+    async def purge(self, where: SessionFilter) -> int:
+        """Delete every session ``where`` matches (in bounded batches, safe while others
+        write); return how many were deleted."""
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         """The persistent secret called ``name``: stored on first call (``new_secret``),

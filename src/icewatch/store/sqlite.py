@@ -21,7 +21,14 @@ from typing import Any
 from icewatch.core.errors import ParseError
 from icewatch.core.evidence import SessionEvidence, session_evidence_from_dict
 from icewatch.core.fingerprint import NetworkFingerprint, Population
-from icewatch.core.ports import Rescored, SessionBatch, SessionPage, StoredSession
+from icewatch.core.ports import (
+    Overview,
+    Rescored,
+    SessionBatch,
+    SessionFilter,
+    SessionPage,
+    StoredSession,
+)
 from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
@@ -444,6 +451,22 @@ class SqliteStore:
             return bytes(row[0])
 
         return await self._db.write(insert_if_absent)
+
+    # --- filtered queries, overview, deletion: being implemented (issue 6) ---------------
+
+    async def query_sessions(
+        self, where: SessionFilter, *, limit: int, cursor: str | None = None
+    ) -> SessionPage:
+        raise NotImplementedError("query_sessions")
+
+    async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
+        raise NotImplementedError("overview")
+
+    async def delete_session(self, session_id: str) -> bool:
+        raise NotImplementedError("delete_session")
+
+    async def purge(self, where: SessionFilter) -> int:
+        raise NotImplementedError("purge")
 
     async def ping(self) -> None:
         if self._db.closed or not self._db.writer_alive:

@@ -57,7 +57,8 @@
     }] : [], "unknown");
     addressCell("observed-addr", arr(pub.observed).map(function (o) {
       return { ip: o.ip, note: [o.family, arr(o.sources).join("+"), arr(o.transports).join("+"),
-        o.matches_http ? "same as HTTP" : "differs from HTTP"].filter(Boolean).join(", ") };
+        o.matches_http ? "same as HTTP" : (o.family && http.family && o.family !== http.family
+          ? "other family than HTTP" : "differs from HTTP")].filter(Boolean).join(", ") };
     }), "none: no WebRTC packet reached the server");
     addressCell("reported-addr", arr(pub.reported).map(function (o) {
       return { ip: o.ip, note: [o.family, arr(o.types).join("+"),

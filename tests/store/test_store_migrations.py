@@ -23,6 +23,7 @@ from .samples import full_session, ip, verdict
 RELEASED = {
     1: "bb502d4efc6e4a244d766c3edf95758aca3560bbac1953db3fa875d5409d82f1",
     2: "4487ea12d567b58f09f83975cf7756e1c6e980c53c3c5fb43ad0e34a49d8ac21",
+    3: "a4587cfd6add484c4907124e116ed57d64b20622d203edf625bc1913c96023ef",
 }
 
 

@@ -136,7 +136,82 @@ _V2 = Migration(
     ),
 )
 
-MIGRATIONS: tuple[Migration, ...] = (_V1, _V2)
+_V3 = Migration(
+    3,
+    "filter index: browser family, provider, signals, addresses",
+    (
+        # Copied out of the evidence and the verdict (icewatch.store.index) in the
+        # transaction that writes them, so the operator filters are index scans. All
+        # derived: ``indexed`` says which version of the indexing rules wrote a row's
+        # derived values (0: not yet; the store fills those in when it opens).
+        "ALTER TABLE sessions ADD COLUMN ua_family TEXT",
+        "ALTER TABLE sessions ADD COLUMN provider TEXT",
+        "ALTER TABLE sessions ADD COLUMN indexed INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX sessions_by_ua_family ON sessions (ua_family COLLATE NOCASE, created_at)"
+        " WHERE ua_family IS NOT NULL",
+        "CREATE INDEX sessions_by_indexed ON sessions (indexed)",
+        # How the addresses in a row's stored JSON and columns were written
+        # (``store_addresses``: NULL = as captured, else ``truncated`` or ``hashed``), so
+        # the background pass finds the rows still to rewrite.
+        "ALTER TABLE sessions ADD COLUMN addresses TEXT",
+        "CREATE INDEX sessions_by_expiry ON sessions (expires_at)",
+        "CREATE INDEX sessions_unrewritten ON sessions (expires_at) WHERE addresses IS NULL",
+        # One row per signal code a session's verdict carries (its weight as applied).
+        """CREATE TABLE session_signals (
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            code       TEXT NOT NULL,
+            weight     INTEGER NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, code)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX session_signals_by_code ON session_signals (code, created_at)",
+        # Every distinct address of a session as 16 bytes (IPv4 as ::ffff:a.b.c.d), so
+        # "in this CIDR" is one range scan; ``seen_as``: http, http_peer, observed,
+        # reported (comma-separated).
+        """CREATE TABLE session_addresses (
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            ip         BLOB NOT NULL,
+            seen_as    TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, ip)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX session_addresses_by_ip ON session_addresses (ip, created_at)",
+        # Every provider/organisation name (lower-cased) and ``as<N>`` the IP
+        # intelligence gave for any address of a session.
+        """CREATE TABLE session_providers (
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            name       TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (session_id, name)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX session_providers_by_name ON session_providers (name, created_at)",
+    ),
+)
+
+_V4 = Migration(
+    4,
+    "webhook outbox",
+    (
+        # Webhook events waiting for delivery (icewatch.store.outbox): inserted in the
+        # transaction that saves a flagged verdict, deleted once delivered; ``dead``
+        # rows gave up and stay for inspection. ``body`` is the exact JSON POSTed.
+        """CREATE TABLE webhook_outbox (
+            id         TEXT PRIMARY KEY,
+            session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+            created_at REAL NOT NULL,
+            body       BLOB NOT NULL,
+            status     TEXT NOT NULL,
+            attempts   INTEGER NOT NULL,
+            next_at    REAL NOT NULL,
+            last_error TEXT,
+            updated_at REAL NOT NULL
+        )""",
+        "CREATE INDEX webhook_outbox_due ON webhook_outbox (status, next_at)",
+        "CREATE INDEX webhook_outbox_by_session ON webhook_outbox (session_id)",
+    ),
+)
+
+MIGRATIONS: tuple[Migration, ...] = (_V1, _V2, _V3, _V4)
 
 _LEDGER = """CREATE TABLE IF NOT EXISTS schema_migrations (
     version    INTEGER PRIMARY KEY,

@@ -32,6 +32,8 @@ from icewatch.core.ports import (
 from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
+from icewatch.store.index import INDEX_VERSION, reindex_batch, write_index, write_signals
+from icewatch.store.query import where_sql
 from icewatch.store.schema import MIGRATIONS, Migration
 from icewatch.store.url import SqliteTarget
 
@@ -41,6 +43,10 @@ __all__ = ["MAX_BATCH_SESSIONS", "MAX_PAGE", "SqliteStore"]
 MAX_PAGE = 1000
 #: Largest batch :meth:`SqliteStore.iter_sessions` reads at once.
 MAX_BATCH_SESSIONS = 5000
+#: Sessions indexed per transaction when an upgraded database is back-filled.
+REINDEX_BATCH = 500
+#: Sessions deleted per transaction by :meth:`SqliteStore.purge`.
+PURGE_BATCH = 500
 #: Longest cursor text accepted (an opaque token of a float and a session id).
 _MAX_CURSOR = 512
 _MAX_SECRET_NAME = 200
@@ -218,8 +224,53 @@ class SqliteStore:
         return {"writes": self._db.writes, "batches": self._db.batches}
 
     async def open(self) -> None:
-        """Create or migrate the database and start its threads; raise :class:`StoreError`."""
+        """Create or migrate the database and start its threads, then index the sessions
+        an older version wrote (see :mod:`icewatch.store.index`); raise :class:`StoreError`."""
         await self._db.open()
+        if self._db.schema_version >= 3:  # the index tables exist
+            await self._reindex()
+
+    async def _reindex(self) -> int:
+        """Fill the derived index rows of sessions written before schema 3 (or by older
+        indexing rules), :data:`REINDEX_BATCH` per transaction; return how many."""
+
+        def load(row: Any) -> tuple[SessionEvidence, Verdict | None]:
+            observations = [
+                r[0]
+                for r in row["_conn"].execute(
+                    "SELECT data FROM observations WHERE session_id = ? ORDER BY seq",
+                    (row["id"],),
+                )
+            ]
+            stored = _row_to_session(row["_row"], observations)
+            return stored.evidence, stored.verdict
+
+        def batch(conn: sqlite3.Connection) -> int:
+            rows = (
+                _rows(conn)
+                .execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions WHERE indexed < ? LIMIT ?",  # noqa: S608
+                    (INDEX_VERSION, REINDEX_BATCH),
+                )
+                .fetchall()
+            )
+            reindex_batch(conn, [{"id": r["id"], "_row": r, "_conn": conn} for r in rows], load)
+            return len(rows)
+
+        def pending(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM sessions WHERE indexed < ? LIMIT 1", (INDEX_VERSION,)
+            ).fetchone()
+            return row is not None
+
+        total = 0
+        if not await self._db.read(pending):
+            return 0
+        while True:
+            done = await self._db.write(batch)
+            total += done
+            if done < REINDEX_BATCH:
+                return total
 
     # -- SessionStore ---------------------------------------------------------------------
 
@@ -239,6 +290,7 @@ class SqliteStore:
             except sqlite3.IntegrityError:
                 raise KeyError(evidence.session_id) from None
             _write_observations(conn, evidence)
+            write_index(conn, evidence, None)
 
         await self._db.write(insert)
 
@@ -271,6 +323,7 @@ class SqliteStore:
             if cursor.rowcount != 1:
                 raise KeyError(evidence.session_id)
             _write_observations(conn, evidence)
+            write_index(conn, evidence, verdict)
 
         await self._db.write(update)
 
@@ -405,7 +458,9 @@ class SqliteStore:
     async def save_verdicts(self, items: Sequence[Rescored]) -> int:
         now = time.time()
         params = []
+        verdicts: dict[str, Verdict] = {}
         for item in items:
+            verdicts[item.session_id] = item.verdict
             verdict_json, level, score = _verdict_columns(item.verdict)
             params.append(
                 {
@@ -427,37 +482,15 @@ class SqliteStore:
                     " updated_at = :updated_at WHERE id = :id AND reported_at IS NOT NULL",
                     p,
                 )
-                changed += cursor.rowcount
+                if cursor.rowcount:
+                    changed += cursor.rowcount
+                    session_id = str(p["id"])
+                    write_signals(conn, session_id, verdicts[session_id])
             return changed
 
         if not params:
             return 0
         return await self._db.write(update)
-
-    async def server_secret(self, name: str, new_secret: bytes) -> bytes:
-        if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:
-            raise ValueError(f"secret name must be 1..{_MAX_SECRET_NAME} characters")
-        if not isinstance(new_secret, bytes) or not new_secret:
-            raise ValueError("a secret must be non-empty bytes")
-        now = time.time()
-
-        def insert_if_absent(conn: sqlite3.Connection) -> bytes:
-            conn.execute(
-                "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (name) DO NOTHING",
-                (name, new_secret, now),
-            )
-            row = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
-            return bytes(row[0])
-
-        return await self._db.write(insert_if_absent)
-
-    # --- filtered queries, overview, deletion: being implemented (issue 6) ---------------
-
-    async def query_sessions(
-        self, where: SessionFilter, *, limit: int, cursor: str | None = None
-    ) -> SessionPage:
-        raise NotImplementedError("query_sessions")
 
     async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
         raise NotImplementedError("overview")

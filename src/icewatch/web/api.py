@@ -30,6 +30,7 @@ from icewatch.core.evidence import (
     SessionEvidence,
     WebRtcStatus,
 )
+from icewatch.core.filters import FILTER_NAMES, parse_filter
 from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.ice import Candidate, CandidateType, Transport, parse_ice_line, parse_sdp
 from icewatch.core.ports import StoredSession
@@ -476,7 +477,11 @@ def api_router(ctx: WebContext) -> APIRouter:
         response_model=SessionList,
         summary="List sessions (operator)",
         description="Newest first, one page at a time; pass next_cursor as ?cursor= for "
-        "the next page. Needs the operator API key.",
+        "the next page (with the same filters). Filters (all optional, combined with AND): "
+        "level (low|medium|high|pending; repeatable or comma-separated), signal (a code), "
+        "ip (an address or CIDR prefix), provider (a name or AS64500), since and until "
+        "(ISO 8601, epoch seconds, or a duration before now such as 24h), ua (browser "
+        "family). A bad filter is a 400 naming it in error.field. Needs the operator API key.",
     )
     async def list_sessions(
         request: Request,
@@ -484,9 +489,17 @@ def api_router(ctx: WebContext) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=256)] = None,
     ) -> JSONResponse:
         authorize_operator(request, settings.api_key)
+        query: dict[str, list[str]] = {}
+        for name, value in request.query_params.multi_items():
+            if name in FILTER_NAMES:
+                query.setdefault(name, []).append(value)
         try:
-            page = await ctx.store.list_sessions(
-                limit=limit or settings.page_size, cursor=cursor or None
+            where = parse_filter(query, ctx.clock())
+        except ParseError as exc:
+            raise ApiError("bad_request", f"invalid filter: {exc.reason}", field=exc.field) from exc
+        try:
+            page = await ctx.store.query_sessions(
+                where, limit=limit or settings.page_size, cursor=cursor or None
             )
         except (ValueError, KeyError) as exc:  # the store's answer to a cursor it never made
             raise ApiError("bad_cursor", "invalid cursor", field="cursor") from exc

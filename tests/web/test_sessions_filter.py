@@ -1,0 +1,63 @@
+"""GET /api/v1/sessions with the operator filters (the parser of icewatch.core.filters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .support import API_KEY, assert_error_shape, web_app
+
+pytestmark = pytest.mark.anyio
+
+KEY = {"X-API-Key": API_KEY}
+
+
+async def test_filters_select_and_bad_filters_are_400(tmp_path: Path) -> None:
+    async with web_app(tmp_path, api_key=API_KEY, report_wait=0) as web:
+        ids: dict[str, str] = {}
+        for name, peer in (("a", "198.51.100.7"), ("b", "203.0.113.50"), ("c", "2001:db8::5")):
+            async with web.client(peer=peer) as client:
+                ids[name] = (await web.create(client))["id"]
+            web.clock.advance(10)
+        async with web.client() as client:
+
+            async def listing(**params: str) -> list[str]:
+                response = await client.get("/api/v1/sessions", params=params, headers=KEY)
+                assert response.status_code == 200, response.text
+                return [s["id"] for s in response.json()["sessions"]]
+
+            assert await listing() == [ids["c"], ids["b"], ids["a"]]
+            assert await listing(ip="203.0.113.0/24") == [ids["b"]]
+            assert await listing(ip="2001:db8::/32") == [ids["c"]]
+            assert await listing(ip="198.51.100.7", level="pending") == [ids["a"]]
+            assert await listing(level="high") == []
+            start = web.clock.now - 30
+            assert await listing(since=str(start + 5), until=str(start + 15)) == [ids["b"]]
+            assert await listing(since="15s") == [ids["c"]]
+            paged = await client.get(
+                "/api/v1/sessions", params={"ip": "0.0.0.0/0", "limit": "1"}, headers=KEY
+            )
+            body = paged.json()
+            assert [s["id"] for s in body["sessions"]] == [ids["b"]]
+            assert body["next_cursor"]
+            nxt = await client.get(
+                "/api/v1/sessions",
+                params={"ip": "0.0.0.0/0", "limit": "1", "cursor": body["next_cursor"]},
+                headers=KEY,
+            )
+            assert [s["id"] for s in nxt.json()["sessions"]] == [ids["a"]]
+            assert nxt.json()["next_cursor"] is None
+
+            for name, value in (
+                ("level", "urgent"),
+                ("ip", "300.1.2.3"),
+                ("since", "yesterday"),
+                ("signal", "no spaces"),
+                ("provider", "x" * 300),
+            ):
+                bad = await client.get("/api/v1/sessions", params={name: value}, headers=KEY)
+                assert_error_shape(bad, 400, "bad_request")
+                assert bad.json()["error"]["field"] == name
+            closed = await client.get("/api/v1/sessions", params={"level": "low"})
+            assert closed.status_code == 401

@@ -15,6 +15,7 @@ dict-and-bisect in memory with no I/O per request.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import logging
 import time
@@ -68,6 +69,10 @@ class IntelRuntime:
     description: str  # one line: which data, its date; stored in each session's evidence
     warnings: tuple[str, ...] = ()
     list_names: tuple[str, ...] = ()
+    #: When the data in use was built (Unix seconds; ``None``: no data), for the
+    #: ``icewatch_intel_data_age_seconds`` gauge, and its version text.
+    built_at: float | None = None
+    version: str = ""
 
     def lookup(self, ip: IPAddress) -> IntelResult:
         """Every source's answer for ``ip``: the data's, then the operator lists'.
@@ -113,6 +118,15 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
+def _parse_built(stamp: str, fallback: float) -> float:
+    """The compiled file's ``built`` stamp (``2026-11-28T02:00:00Z``) as Unix seconds;
+    ``fallback`` (the file's modification time) when it has none or it does not parse."""
+    try:
+        return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    except ValueError:
+        return fallback
+
+
 def load_runtime(
     data_dir: Path,
     lists: Sequence[str] = (),
@@ -131,6 +145,8 @@ def load_runtime(
     data: IntelDB | None = None
     origin = "none"
     description = "none"
+    built_at: float | None = None
+    version = ""
     if directory.compiled.exists():
         try:
             data = load_compiled_file(directory.compiled)
@@ -143,6 +159,8 @@ def load_runtime(
             origin = "compiled"
             mtime = directory.compiled.stat().st_mtime
             description = f"compiled {data.built or _day(mtime)} ({len(data.sources)} sources)"
+            built_at = _parse_built(data.built, mtime)
+            version = data.built or _day(mtime)
             age_days = (clock() - mtime) / 86400
             if age_days > stale_days:
                 warnings.append(
@@ -162,6 +180,8 @@ def load_runtime(
             data = IntelDB.from_sources([source], built=source.info.version)
             origin = "embedded"
             description = f"embedded default ({info.version})"
+            built_at = info.built_at
+            version = info.version
             age_days = (clock() - info.built_at) / 86400
             if age_days > max(stale_days, 60):  # released monthly
                 warnings.append(
@@ -180,6 +200,8 @@ def load_runtime(
         description=description,
         warnings=tuple(warnings),
         list_names=names,
+        built_at=built_at,
+        version=version,
     )
 
 

@@ -354,6 +354,9 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                 stack.push_async_callback(peer.close)
             metrics = Metrics(public=settings.metrics_public)
             metrics.add_listener_stats(listener.stats.as_dict)
+            metrics.add_intel_data(
+                lambda: (intel.current.built_at, intel.current.origin, intel.current.version)
+            )
             try:
                 context = WebContext(
                     store=store,

@@ -492,6 +492,58 @@ class SqliteStore:
             return 0
         return await self._db.write(update)
 
+    async def server_secret(self, name: str, new_secret: bytes) -> bytes:
+        if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:
+            raise ValueError(f"secret name must be 1..{_MAX_SECRET_NAME} characters")
+        if not isinstance(new_secret, bytes) or not new_secret:
+            raise ValueError("a secret must be non-empty bytes")
+        now = time.time()
+
+        def insert_if_absent(conn: sqlite3.Connection) -> bytes:
+            conn.execute(
+                "INSERT INTO secrets (name, value, created_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (name) DO NOTHING",
+                (name, new_secret, now),
+            )
+            row = conn.execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+            return bytes(row[0])
+
+        return await self._db.write(insert_if_absent)
+
+    # --- filtered queries, overview, deletion -------------------------------------------
+
+    async def query_sessions(
+        self, where: SessionFilter, *, limit: int, cursor: str | None = None
+    ) -> SessionPage:
+        """Newest first (``created_at``, then id, descending), the sessions ``where``
+        matches. ``limit`` is 1..:data:`MAX_PAGE`; a bad ``limit``, ``cursor`` or filter
+        raises :class:`~icewatch.core.errors.ParseError` (a ``ValueError``)."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+            raise ParseError("limit", f"must be an integer in 1..{MAX_PAGE}")
+        after = None if cursor is None else decode_cursor(cursor)
+        condition, params = where_sql(where)
+        if after is not None:
+            condition += " AND (s.created_at, s.id) < (?, ?)"
+            params = [*params, *after]
+        columns = ", ".join(f"s.{c.strip()}" for c in _SESSION_COLUMNS.split(","))
+        sql = (
+            f"SELECT {columns} FROM sessions AS s WHERE {condition}"  # noqa: S608
+            " ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
+        )
+
+        def page(conn: sqlite3.Connection) -> SessionPage:
+            rows = _rows(conn).execute(sql, (*params, limit + 1)).fetchall()
+            more = len(rows) > limit
+            rows = rows[:limit]
+            sessions = tuple(_load(conn, rows))
+            last = rows[-1] if rows else None
+            next_cursor = (
+                encode_cursor(last["created_at"], last["id"]) if more and last is not None else None
+            )
+            return SessionPage(sessions=sessions, next_cursor=next_cursor)
+
+        return await self._db.read(page)
+
     async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
         raise NotImplementedError("overview")
 

@@ -7,6 +7,7 @@ scrape time through :meth:`Metrics.add_listener_stats`), so adapters never impor
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -53,6 +54,36 @@ class _ListenerCollector(Collector):
         yield observations
 
 
+class _IntelDataCollector(Collector):
+    """The age and version of the IP-intelligence data in use, read at scrape time from
+    ``snapshot() -> (built_at or None, origin, version)`` (the runtime may be reloaded)."""
+
+    def __init__(
+        self,
+        snapshot: Callable[[], tuple[float | None, str, str]],
+        clock: Callable[[], float],
+    ) -> None:
+        self._snapshot = snapshot
+        self._clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        built_at, origin, version = self._snapshot()
+        info = GaugeMetricFamily(
+            "icewatch_intel_data_info",
+            "The IP-intelligence data in use (origin: compiled, embedded or none), always 1",
+            labels=["origin", "version"],
+        )
+        info.add_metric([origin, version], 1.0)
+        yield info
+        if built_at is not None:
+            age = GaugeMetricFamily(
+                "icewatch_intel_data_age_seconds",
+                "Age of the IP-intelligence data in use, from its build date",
+            )
+            age.add_metric([], max(0.0, self._clock() - built_at))
+            yield age
+
+
 class Metrics:
     """The web app's metrics and the registry ``/metrics`` renders.
 
@@ -90,6 +121,16 @@ class Metrics:
     def add_listener_stats(self, snapshot: Callable[[], Mapping[str, Any]]) -> None:
         """Expose the listener's counters, read from ``snapshot()`` at every scrape."""
         self.registry.register(_ListenerCollector(snapshot))
+
+    def add_intel_data(
+        self,
+        snapshot: Callable[[], tuple[float | None, str, str]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """Expose ``icewatch_intel_data_age_seconds`` (absent when there is no data) and
+        ``icewatch_intel_data_info{origin,version}``, read from ``snapshot()`` at every
+        scrape: ``(built_at, origin, version)`` of the IP-intelligence data in use."""
+        self.registry.register(_IntelDataCollector(snapshot, clock))
 
     def observe_verdict(self, level: str, codes: list[str], since_created: float) -> None:
         """Count one scored session (its level and signal codes) and its time to verdict."""

@@ -8,6 +8,7 @@ from starlette.middleware.cors import CORSMiddleware
 from icewatch import __version__
 from icewatch.web.api import api_router
 from icewatch.web.context import WebContext
+from icewatch.web.dashboard import dashboard_router
 from icewatch.web.errors import install_error_handlers
 from icewatch.web.limits import BodyLimitMiddleware
 from icewatch.web.logcontext import RequestIdMiddleware
@@ -39,6 +40,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(pages_router(ctx))
     app.include_router(api_router(ctx))
     app.include_router(ops_router(ctx))
+    app.include_router(dashboard_router(ctx))
     origins = list(ctx.settings.cors_origins)
     if origins:
         app.add_middleware(

@@ -33,6 +33,7 @@ from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
 from icewatch.store.index import INDEX_VERSION, reindex_batch, write_index, write_signals
+from icewatch.store.overview import MAX_BUCKETS, compute_overview
 from icewatch.store.query import where_sql
 from icewatch.store.schema import MIGRATIONS, Migration
 from icewatch.store.url import SqliteTarget
@@ -545,13 +546,46 @@ class SqliteStore:
         return await self._db.read(page)
 
     async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
-        raise NotImplementedError("overview")
+        """The aggregates of :class:`~icewatch.core.ports.Overview` in one read snapshot
+        (see :mod:`icewatch.store.overview`); ``buckets`` is 1..:data:`MAX_BUCKETS`."""
+        if isinstance(buckets, bool) or not isinstance(buckets, int):
+            raise ParseError("buckets", "must be an integer")
+        if not 1 <= buckets <= MAX_BUCKETS:
+            raise ParseError("buckets", f"must be in 1..{MAX_BUCKETS}")
+        condition, params = where_sql(where)
+        return await self._db.read(
+            lambda conn: compute_overview(conn, where, condition, params, buckets)
+        )
 
     async def delete_session(self, session_id: str) -> bool:
-        raise NotImplementedError("delete_session")
+        """Delete the session row; its observations and index rows go by ``ON DELETE
+        CASCADE`` and the fingerprint counts by trigger, in the same transaction."""
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
+            return False
+
+        def delete(conn: sqlite3.Connection) -> bool:
+            return conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount == 1
+
+        return bool(await self._db.write(delete))
 
     async def purge(self, where: SessionFilter) -> int:
-        raise NotImplementedError("purge")
+        """Delete what ``where`` matches, :data:`PURGE_BATCH` sessions per transaction
+        (other writes interleave between batches); return how many were deleted."""
+        condition, params = where_sql(where)
+        sql = (
+            "DELETE FROM sessions WHERE id IN"  # noqa: S608
+            f" (SELECT s.id FROM sessions AS s WHERE {condition} LIMIT {PURGE_BATCH})"
+        )
+
+        def batch(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(sql, params).rowcount)
+
+        total = 0
+        while True:
+            done = await self._db.write(batch)
+            total += done
+            if done < PURGE_BATCH:
+                return total
 
     async def ping(self) -> None:
         if self._db.closed or not self._db.writer_alive:

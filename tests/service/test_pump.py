@@ -93,6 +93,8 @@ def test_every_setting_reaches_the_web_adapter_or_the_service() -> None:
         "data_dir", "lists", "data_sources", "data_stale_days",  # the intel adapter's
         "test_connection", "peer_max", "peer_pings",  # the peer adapter's
         "metrics_public", "log_format",  # the service builds the web app's Metrics
+        "webhook_url", "webhook_secret", "webhook_level", "webhook_queue_max",  # the
+        "webhook_timeout", "webhook_retry_base", "webhook_max_age",  # webhook worker's
     }  # fmt: skip
     web_fields = {f.name for f in dataclasses.fields(WebSettings)}
     for s in SETTINGS:

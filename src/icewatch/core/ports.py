@@ -24,6 +24,8 @@ from icewatch.core.verdict import Verdict
 
 __all__ = [
     "CorrelationState",
+    "OutboxEvent",
+    "OutboxItem",
     "Overview",
     "PeerService",
     "Rescored",
@@ -117,6 +119,28 @@ class Overview:
     surprisal: tuple[tuple[float, int], ...]
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """A webhook event to deliver, written in the same transaction as the verdict it
+    announces (so an acknowledged report never loses its webhook)."""
+
+    id: str
+    session_id: str
+    created_at: float
+    body: bytes  # the exact bytes to POST (signed at each attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """An outbox row as the delivery worker sees it."""
+
+    event: OutboxEvent
+    status: str  # pending | dead
+    attempts: int
+    next_at: float
+    last_error: str | None = None
+
+
 class SessionStore(Protocol):
     async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
         """Store a new session (raise ``KeyError`` if the id exists)."""
@@ -126,9 +150,14 @@ class SessionStore(Protocol):
         evidence: SessionEvidence,
         verdict: Verdict,
         fingerprint: NetworkFingerprint | None = None,
-    ) -> None:
+        *,
+        outbox: OutboxEvent | None = None,
+        outbox_max: int = 0,
+    ) -> bool:
         """Replace a session's evidence (report, observations), verdict and network
-        fingerprint (counted in the population statistics at once)."""
+        fingerprint (counted in the population statistics at once). With ``outbox``, also
+        queue that webhook event in the same transaction unless ``outbox_max`` events are
+        already pending; return whether it was queued (``False`` without one)."""
 
     async def fingerprint_stats(self, fingerprint: NetworkFingerprint) -> Population:
         """How many stored sessions have a fingerprint, how many have this one, and how
@@ -167,6 +196,26 @@ class SessionStore(Protocol):
     async def purge(self, where: SessionFilter) -> int:
         """Delete every session ``where`` matches (in bounded batches, safe while others
         write); return how many were deleted."""
+
+    async def outbox_claim(self, now: float, *, limit: int, lease: float) -> Sequence[OutboxItem]:
+        """Up to ``limit`` pending webhook events due at ``now`` (oldest due first), each
+        leased for ``lease`` seconds (its ``next_at`` moved on, so another worker or
+        process does not send it meanwhile; a crash lets the lease run out)."""
+
+    async def outbox_done(self, event_id: str) -> None:
+        """A webhook event was delivered: remove it."""
+
+    async def outbox_retry(
+        self, event_id: str, *, attempts: int, next_at: float, error: str, dead: bool
+    ) -> None:
+        """Record a failed attempt: try again at ``next_at``, or keep it as ``dead``."""
+
+    async def outbox_stats(self) -> dict[str, float | None]:
+        """``pending`` and ``dead`` counts and ``next_due`` (the earliest pending
+        ``next_at``, ``None`` when none is pending)."""
+
+    async def outbox_items(self, *, status: str, limit: int) -> Sequence[OutboxItem]:
+        """Events of one status, oldest first (for inspection)."""
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         """The persistent secret called ``name``: stored on first call (``new_secret``),

@@ -39,7 +39,9 @@ from typing import Any, TextIO
 import uvicorn
 
 from icewatch import __version__
+from icewatch.core.ports import SessionStore
 from icewatch.core.stun.server import ServerConfig
+from icewatch.core.verdict import Level
 from icewatch.intel.enrich import make_enricher
 from icewatch.intel.files import default_data_dir
 from icewatch.intel.lists import ListError
@@ -51,6 +53,7 @@ from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
 from icewatch.service.logformat import formatter
 from icewatch.service.pump import ObservationPump
 from icewatch.service.settings import Settings
+from icewatch.service.webhooks import WebhookConfig, WebhookWorker
 from icewatch.store import StoreError, mask_url, open_state, open_store
 from icewatch.store.url import parse_sqlite_url
 from icewatch.web import create_app
@@ -193,6 +196,8 @@ def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
         lines.append(f"  browsers are told STUN/TURN is at {settings.public_host}:{stun_port}")
     if {settings.host, stun_host} & ANY_ADDRESS:
         lines.append("  (0.0.0.0 / :: means every address of this machine)")
+    if settings.webhook_url is not None:
+        lines.append(f"  webhooks  level >= {settings.webhook_level}, signed (Icewatch-Signature)")
     if settings.api_key is None:
         lines.append("  operator API closed (no api_key set)")
     lines.append("Stop with Ctrl+C (or SIGTERM): in-flight reports are finished first.")
@@ -279,6 +284,29 @@ def web_settings(settings: Settings) -> WebSettings:
     )
 
 
+def _webhooks(settings: Settings, store: SessionStore) -> WebhookWorker | None:
+    """The webhook worker when ``webhook_url`` is set; bad settings stop the start."""
+    if settings.webhook_url is None:
+        return None
+    if settings.webhook_secret is None:
+        raise StartupError("webhook_url is set but webhook_secret is not", EXIT_CONFIG)
+    try:
+        return WebhookWorker(
+            store,
+            WebhookConfig(
+                url=settings.webhook_url,
+                secret=settings.webhook_secret,
+                level=Level(settings.webhook_level),
+                queue_max=settings.webhook_queue_max,
+                timeout=settings.webhook_timeout,
+                retry_base=settings.webhook_retry_base,
+                max_age=float(settings.webhook_max_age),
+            ),
+        )
+    except ValueError as exc:
+        raise StartupError(f"invalid webhook settings: {exc}", EXIT_CONFIG) from None
+
+
 def _peer_addresses(host: str) -> list[str] | None:
     """The addresses the test connection's peers bind: the STUN listener's when it is a
     specific address; every interface (aioice's choice) for a wildcard."""
@@ -357,6 +385,11 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
             metrics.add_intel_data(
                 lambda: (intel.current.built_at, intel.current.origin, intel.current.version)
             )
+            webhooks = _webhooks(settings, store)
+            if webhooks is not None:
+                metrics.registry.register(webhooks.collector())
+                webhooks.start()  # pending events of an earlier run go out now
+                stack.push_async_callback(webhooks.close)  # closed before the store
             try:
                 context = WebContext(
                     store=store,
@@ -369,6 +402,7 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
                     enrichers=(make_enricher(intel), enrich_user_agent),
                     peer=peer,
                     metrics=metrics,
+                    webhooks=webhooks,
                 )
                 app = create_app(context)
             except (ValueError, TypeError) as exc:  # a value the web adapter refuses

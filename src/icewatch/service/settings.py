@@ -56,6 +56,8 @@ __all__ = [
 ENV_PREFIX = "ICEWATCH_"
 MAX_CONFIG_BYTES = 1 << 20
 LOG_LEVELS = ("debug", "info", "warning", "error")
+#: Verdict levels a webhook may be configured to fire at.
+WEBHOOK_LEVELS = ("low", "medium", "high")
 #: ``--list KIND=PATH`` kinds (docs/ip-intelligence.md).
 INTEL_LIST_KINDS = ("datacenter", "vpn", "tor", "relay_service", "allow")
 
@@ -307,6 +309,58 @@ SETTINGS: tuple[Setting, ...] = (
         "that cannot send one. Off by default: `/metrics` needs the API key.",
     ),
     setting(
+        "webhook_url",
+        Url(("http", "https")),
+        None,
+        "URL (http or https) the server POSTs a signed event to when a session's verdict "
+        "is at or above `webhook_level` (docs/integration.md#webhooks). None: webhooks are "
+        "off. The server itself calls it: set it to your own endpoint only.",
+    ),
+    setting(
+        "webhook_secret",
+        Text(min_length=16, max_length=256),
+        None,
+        "Secret (at least 16 characters) keying the `Icewatch-Signature` HMAC of every "
+        "webhook; required when `webhook_url` is set.",
+        secret=True,
+    ),
+    setting(
+        "webhook_level",
+        Choice(WEBHOOK_LEVELS, label="|".join(WEBHOOK_LEVELS)),
+        "high",
+        "Lowest verdict level that sends a webhook: `low` (every session), `medium` or `high`.",
+    ),
+    setting(
+        "webhook_queue_max",
+        Integer(1, 1_000_000),
+        10000,
+        "Most webhook events waiting for delivery (stored in the database, kept across "
+        "restarts). When it is full, new events are refused: counted in "
+        '`icewatch_webhook_events_total{outcome="dropped"}` and logged; the report '
+        "itself is answered as usual.",
+    ),
+    setting(
+        "webhook_timeout",
+        Seconds(0.5, 60),
+        10.0,
+        "How long one webhook delivery may take (connect and answer) before it counts "
+        "as a failure and is retried.",
+    ),
+    setting(
+        "webhook_retry_base",
+        Seconds(0.05, 3600),
+        1.0,
+        "Delay before the first retry of a failed webhook; each retry doubles it "
+        "(with jitter) up to one hour.",
+    ),
+    setting(
+        "webhook_max_age",
+        Integer(60, 30 * 86400, label="SECONDS"),
+        86400,
+        "How long a webhook event is retried before it is kept as `dead` (also after 25 "
+        "failed attempts, or at once on HTTP 410 Gone).",
+    ),
+    setting(
         "data_dir",
         PathValue(label="DIR"),
         None,
@@ -388,6 +442,13 @@ class Settings:
     log_format: str = "text"
     access_log: bool = False
     metrics_public: bool = False
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_level: str = "high"
+    webhook_queue_max: int = 10000
+    webhook_timeout: float = 10.0
+    webhook_retry_base: float = 1.0
+    webhook_max_age: int = 86400
     data_dir: Path | None = None
     lists: tuple[str, ...] = ()
     data_sources: tuple[str, ...] = ()
@@ -487,4 +548,7 @@ def load_settings(
         if s.name in cli:
             flag = s.flag or s.name
             take(s, cli[s.name] or "", flag, f"cli {flag}")
+    if values["webhook_url"] is not None and values["webhook_secret"] is None:
+        where = sources.get("webhook_url", "webhook_url")
+        raise SettingsError(where, "webhook_url is set but webhook_secret is not (required)")
     return Settings(**values, sources=sources)

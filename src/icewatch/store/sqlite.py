@@ -22,6 +22,8 @@ from icewatch.core.errors import ParseError
 from icewatch.core.evidence import SessionEvidence, session_evidence_from_dict
 from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.ports import (
+    OutboxEvent,
+    OutboxItem,
     Overview,
     Rescored,
     SessionBatch,
@@ -30,6 +32,7 @@ from icewatch.core.ports import (
     StoredSession,
 )
 from icewatch.core.verdict import Verdict, verdict_from_dict
+from icewatch.store import outbox as _outbox
 from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
 from icewatch.store.index import INDEX_VERSION, reindex_batch, write_index, write_signals
@@ -300,12 +303,17 @@ class SqliteStore:
         evidence: SessionEvidence,
         verdict: Verdict,
         fingerprint: NetworkFingerprint | None = None,
-    ) -> None:
+        *,
+        outbox: OutboxEvent | None = None,
+        outbox_max: int = 0,
+    ) -> bool:
+        """Also queues the webhook event ``outbox`` in the same transaction (see
+        :func:`icewatch.store.outbox.enqueue`); return whether it was queued."""
         columns = _evidence_columns(evidence)
         verdict_json, level, score = _verdict_columns(verdict)
         now = time.time()
 
-        def update(conn: sqlite3.Connection) -> None:
+        def update(conn: sqlite3.Connection) -> bool:
             cursor = conn.execute(
                 "UPDATE sessions SET created_at = :created_at, client_ip = :client_ip,"
                 " peer_ip = :peer_ip, reported_at = :reported_at, evidence = :evidence,"
@@ -325,8 +333,11 @@ class SqliteStore:
                 raise KeyError(evidence.session_id)
             _write_observations(conn, evidence)
             write_index(conn, evidence, verdict)
+            if outbox is None:
+                return False
+            return _outbox.enqueue(conn, outbox, limit=outbox_max, now=now)
 
-        await self._db.write(update)
+        return await self._db.write(update)
 
     async def get_session(self, session_id: str) -> StoredSession | None:
         def fetch(conn: sqlite3.Connection) -> StoredSession | None:
@@ -492,6 +503,32 @@ class SqliteStore:
         if not params:
             return 0
         return await self._db.write(update)
+
+    # -- webhook outbox (icewatch.store.outbox) -------------------------------------------
+
+    async def outbox_claim(self, now: float, *, limit: int, lease: float) -> list[OutboxItem]:
+        return await self._db.write(
+            lambda conn: _outbox.claim(conn, now, limit=max(1, int(limit)), lease=lease)
+        )
+
+    async def outbox_done(self, event_id: str) -> None:
+        await self._db.write(lambda conn: _outbox.done(conn, event_id))
+
+    async def outbox_retry(
+        self, event_id: str, *, attempts: int, next_at: float, error: str, dead: bool
+    ) -> None:
+        now = time.time()
+        await self._db.write(
+            lambda conn: _outbox.retry(
+                conn, event_id, attempts=attempts, next_at=next_at, error=error, dead=dead, now=now
+            )
+        )
+
+    async def outbox_stats(self) -> dict[str, float | None]:
+        return await self._db.read(_outbox.stats)
+
+    async def outbox_items(self, *, status: str, limit: int) -> Sequence[OutboxItem]:
+        return await self._db.read(lambda conn: _outbox.items(conn, status=status, limit=limit))
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:

@@ -393,10 +393,21 @@ def api_router(ctx: WebContext) -> APIRouter:
             for enrich in ctx.enrichers:
                 evidence = await enrich(evidence)
             scored = score_report(evidence, settings.weights)
+            hook = ctx.webhooks
+            event = None if hook is None else hook.event_for(evidence, scored.verdict)
             try:
-                await ctx.store.save_result(evidence, scored.verdict, scored.fingerprint)
+                # The webhook event is written in the verdict's own transaction.
+                queued = await ctx.store.save_result(
+                    evidence,
+                    scored.verdict,
+                    scored.fingerprint,
+                    outbox=event,
+                    outbox_max=0 if hook is None else hook.queue_max,
+                )
             except IcewatchError as exc:
                 raise _unavailable(exc) from exc
+            if hook is not None and event is not None:
+                hook.enqueued(event, queued)
             # Counted after the save: the population includes this session.
             answer = _no_store(scored.document(await _population(ctx, scored.fingerprint)))
             if ctx.metrics is not None:

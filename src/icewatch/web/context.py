@@ -10,11 +10,13 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from icewatch.core.addr import IPNetwork
 from icewatch.core.evidence import SessionEvidence
-from icewatch.core.ports import CorrelationState, PeerService, SessionStore
+from icewatch.core.ports import CorrelationState, OutboxEvent, PeerService, SessionStore
 from icewatch.core.scoring import validate_weights
+from icewatch.core.verdict import Verdict
 from icewatch.web.host import normalise_host
 from icewatch.web.metrics import Metrics
 
@@ -26,6 +28,7 @@ __all__ = [
     "HARD_MAX_TEXT_CHARS",
     "WebContext",
     "WebSettings",
+    "WebhookHook",
     "parse_public_host",
 ]
 
@@ -117,6 +120,20 @@ def parse_public_host(text: str) -> str:
 Enricher = Callable[[SessionEvidence], Awaitable[SessionEvidence]]
 
 
+class WebhookHook(Protocol):
+    """How the report flow queues webhook events (``icewatch.service.webhooks``)."""
+
+    @property
+    def queue_max(self) -> int:
+        """Most events pending in the outbox; more are refused."""
+
+    def event_for(self, evidence: SessionEvidence, verdict: Verdict) -> OutboxEvent | None:
+        """The event announcing this verdict, or ``None`` below the configured level."""
+
+    def enqueued(self, event: OutboxEvent, queued: bool) -> None:
+        """The store queued the event, or refused it (outbox full): count, log, wake."""
+
+
 @dataclass(frozen=True, slots=True)
 class WebContext:
     """The app's dependencies: ports, the server secret, settings, clock and randomness."""
@@ -136,6 +153,8 @@ class WebContext:
     peer: PeerService | None = None
     #: Prometheus metrics for ``GET /metrics``; ``None`` turns the route off.
     metrics: Metrics | None = None
+    #: Webhook events for flagged verdicts, queued with the verdict; ``None``: off.
+    webhooks: WebhookHook | None = None
 
     def __post_init__(self) -> None:
         if len(self.secret) < 16:

@@ -67,8 +67,8 @@ _HEADERS = {
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
 }
-_PAGE = 50
-_EXPORT_PAGE = 200
+#: Sessions read from the store per step of an export (bounded memory per request).
+EXPORT_PAGE = 200
 _MAX_FORM_BYTES = 4096
 _SECRET_NAME = "dashboard-cookie"  # noqa: S105 - the name, not the secret
 
@@ -312,7 +312,9 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         if cursor is not None and len(cursor) > 256:
             return bad_filter(request, ParseError("cursor", "too long"), {"logged_in": logged_in})
         try:
-            result = await ctx.store.query_sessions(q.where, limit=_PAGE, cursor=cursor)
+            result = await ctx.store.query_sessions(
+                q.where, limit=settings.page_size, cursor=cursor
+            )
         except (ValueError, KeyError):
             bad = ParseError("cursor", "not a cursor this server made")
             return bad_filter(request, bad, {"logged_in": logged_in})
@@ -394,7 +396,7 @@ def _export(ctx: WebContext, where: SessionFilter, fmt: str) -> StreamingRespons
     async def pages() -> AsyncIterator[list[StoredSession]]:
         cursor: str | None = None
         while True:
-            result = await ctx.store.query_sessions(where, limit=_EXPORT_PAGE, cursor=cursor)
+            result = await ctx.store.query_sessions(where, limit=EXPORT_PAGE, cursor=cursor)
             yield list(result.sessions)
             if result.next_cursor is None:
                 return

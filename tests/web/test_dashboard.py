@@ -323,3 +323,70 @@ async def test_login_page_is_valid_html(tmp_path: Path) -> None:
         response = await client.get("/dashboard", headers=KEY_HEADERS)
         assert response.status_code == 403
         assert_valid_page(response)
+
+
+def _kpi(html: str, name: str) -> int:
+    found = re.search(
+        rf'<span class="kpi-label">{name}</span><span class="kpi-value">(\d+)</span>', html
+    )
+    assert found is not None, name
+    return int(found.group(1))
+
+
+def _svg_titles(html: str) -> list[str]:
+    return re.findall(r'<title id="chart-[a-z-]+-title">([^<]*)</title>', html)
+
+
+async def test_overview_counts_levels_and_draws_the_charts(web: Web) -> None:
+    filled = filled_of(web)
+    async with keyed(web) as client:
+        response = await client.get("/dashboard")
+        html = assert_valid_page(response)
+    assert _kpi(html, "Sessions") == len(filled.all)
+    assert _kpi(html, "medium") == len(filled.medium)
+    assert _kpi(html, "low") == len(filled.low)
+    assert _kpi(html, "pending") == len(filled.pending)
+    assert _kpi(html, "high") == 0
+    assert _svg_titles(html) == [
+        "Verdict levels over time",
+        "Top signals",
+        "Top providers among flagged sessions",
+        "Time to verdict",
+        "Network-fingerprint surprisal",
+    ]
+    # The top signal is the one every medium session carries, drawn as a bar.
+    assert ">ip.webrtc_http_mismatch</text>" in html
+    assert "<title>ip.webrtc_http_mismatch: " in html
+    # The 7-day range is the default, with one bar of the timeline holding every session.
+    assert '<a href="/dashboard?range=7d" aria-current="true">7d</a>' in html
+    assert html.count('class="series-0 level-high"') >= 1  # the legend at least
+    for level in ("low", "medium", "pending"):
+        assert (
+            f'class="series-{("high", "medium", "low", "pending").index(level)} level-{level}"'
+            in html
+        )
+    # KPI cards link to the sessions list filtered by their level.
+    assert 'href="/dashboard/sessions?level=medium&amp;range=7d"' in html
+
+
+async def test_overview_filters_and_ranges(web: Web) -> None:
+    filled = filled_of(web)
+    async with keyed(web) as client:
+        medium = assert_valid_page(await client.get("/dashboard?level=medium"))
+        assert _kpi(medium, "Sessions") == len(filled.medium)
+        assert _kpi(medium, "low") == 0
+        assert "Filters (active)" in medium
+        proxied = assert_valid_page(await client.get(f"/dashboard?ip={PROXY_PEER}&range=24h"))
+        assert _kpi(proxied, "Sessions") == len(filled.by_peer[PROXY_PEER])
+        assert (
+            '<a href="/dashboard?ip=10.77.1.3&amp;range=24h" aria-current="true">24h</a>' in proxied
+        )
+        web.clock.advance(2 * 86400)  # the sessions are now two days old
+        day = assert_valid_page(await client.get("/dashboard?range=24h"))
+        assert _kpi(day, "Sessions") == 0
+        assert "No data" in day
+        week = assert_valid_page(await client.get("/dashboard?range=7d"))
+        assert _kpi(week, "Sessions") == len(filled.all)
+        bad = await client.get("/dashboard?range=2y")
+        assert bad.status_code == 400
+        assert "<code>range</code>" in bad.text

@@ -23,6 +23,7 @@ from html import escape
 __all__ = [
     "PALETTE",
     "Series",
+    "axis_scale",
     "histogram",
     "horizontal_bars",
     "nice_ceiling",
@@ -96,8 +97,27 @@ def nice_ceiling(value: float) -> float:
     return 10.0 ** (exp + 1)  # pragma: no cover - the loop always returns
 
 
-def _ticks(top: float, count: int = 4) -> list[float]:
-    step = top / count
+def axis_scale(value: float, max_ticks: int = 5) -> tuple[float, float]:
+    """``(top, step)`` of a count axis: a step of 1, 2, 5, 10, 20, 25, 50... (whole
+    numbers) so that at most ``max_ticks`` steps reach ``value``; ``top`` is a multiple
+    of ``step``. Below 1 (fractions) the step is a nice fraction."""
+    if not math.isfinite(value) or value <= 0:
+        return 1.0, 1.0
+    if value < 1:
+        top = nice_ceiling(value)
+        return top, top / 4
+    step = 1.0
+    while math.ceil(value / step) > max_ticks:
+        exp = 10.0 ** math.floor(math.log10(step))
+        mantissa = round(step / exp, 1)
+        step = {1.0: 2.0, 2.0: 2.5, 2.5: 5.0, 5.0: 10.0}.get(mantissa, 10.0) * exp
+        if step != int(step):  # 2.5 only from 25 up
+            step = 5.0 * exp
+    return math.ceil(value / step - 1e-9) * step, step
+
+
+def _ticks(top: float, step: float) -> list[float]:
+    count = max(1, round(top / step))
     return [step * i for i in range(count + 1)]
 
 
@@ -155,9 +175,9 @@ def stacked_bars(
     left, right, bottom = 52, 12, 44
     top = 28 if legend and len(layers) > 1 else 12
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax = nice_ceiling(max(totals, default=0.0))
+    ymax, ystep = axis_scale(max(totals, default=0.0))
     parts.append(f'<g class="axis" {_FONT} font-size="11" fill="#5b6673">')
-    for tick in _ticks(ymax):
+    for tick in _ticks(ymax, ystep):
         y = top + plot_h - tick / ymax * plot_h
         parts.append(
             f'<line class="grid" x1="{left}" x2="{left + plot_w}" y1="{_num(y)}" y2="{_num(y)}" '
@@ -260,13 +280,17 @@ def horizontal_bars(
     )
     parts = _open(title, desc, width, height, uid, "chart-hbars")
     plot_w = width - label_width - right
-    xmax = nice_ceiling(max((v for _, v in rows), default=0.0))
+    xmax, xstep = axis_scale(max((v for _, v in rows), default=0.0))
+    if not rows:
+        _no_data(parts, width, height)
+        parts.append("</svg>")
+        return "".join(parts)
     parts.append(f'<g class="axis" {_FONT} font-size="11" fill="#5b6673">')
     parts.append(
         f'<text class="axis-label" x="{_num(label_width + plot_w / 2)}" y="{height - 4}" '
         f'text-anchor="middle">{_e(x_label)}</text>'
     )
-    for tick in _ticks(xmax):
+    for tick in _ticks(xmax, xstep):
         x = label_width + tick / xmax * plot_w
         parts.append(
             f'<line class="grid" x1="{_num(x)}" x2="{_num(x)}" y1="{top}" '
@@ -277,9 +301,7 @@ def horizontal_bars(
             f'text-anchor="middle">{_e(_count(tick))}</text>'
         )
     parts.append("</g>")
-    if not rows:
-        _no_data(parts, width, height)
-    else:
+    if rows:
         parts.append(f'<g class="bars" {_FONT} font-size="12" fill="#26313d">')
         for i, (label, value) in enumerate(rows):
             y = top + row * i

@@ -14,7 +14,9 @@ import io
 import ipaddress
 import json
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from functools import cache
 from importlib.resources import files
 from typing import Any
@@ -267,8 +269,15 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         except ParseError as exc:
             return bad_filter(request, exc, {"logged_in": logged_in})
         buckets = next((b for value, _, _, b in RANGES if value == q.range), 30)
+        where = q.where
+        if q.range in {value for value, _, _, _ in RANGES} and not q.first("since"):
+            # Whole buckets that end at the next bucket boundary after now.
+            width = q.span / buckets
+            until = math.ceil(ctx.clock() / width) * width
+            until = until if where.until is None else min(until, where.until)
+            where = replace(where, since=until - q.span, until=until)
         try:
-            ov = await ctx.store.overview(q.where, buckets=buckets)
+            ov = await ctx.store.overview(where, buckets=buckets)
         except IcewatchError as exc:
             return unavailable(request, exc)
         counts = {level: ov.by_level.get(level, 0) for level in LEVELS}

@@ -116,16 +116,14 @@ def _bucket_label(ts: float, span: int) -> str:
 
 
 def _seconds(value: float) -> str:
-    if value < 1:
-        return f"{value * 1000:.0f} ms"
-    return f"{value:g} s"
+    return f"{value:g}s"
 
 
 def _ttv_bins(bins: Sequence[tuple[float, int]]) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     previous = 0.0
     for bound, count in bins:
-        label = f"> {_seconds(previous)}" if math.isinf(bound) else f"≤ {_seconds(bound)}"
+        label = f">{_seconds(previous)}" if math.isinf(bound) else f"≤{_seconds(bound)}"
         out.append((label, float(count)))
         if not math.isinf(bound):
             previous = bound
@@ -135,7 +133,8 @@ def _ttv_bins(bins: Sequence[tuple[float, int]]) -> list[tuple[str, float]]:
 def _surprisal_bins(bins: Sequence[tuple[float, int]]) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     for i, (low, count) in enumerate(bins):
-        label = f"{low:g} to {bins[i + 1][0]:g}" if i + 1 < len(bins) else f"≥ {low:g}"
+        high = bins[i + 1][0] if i + 1 < len(bins) else low + 1
+        label = f"{low:g} to {high:g}"
         out.append((label, float(count)))
     return out
 
@@ -178,13 +177,15 @@ def overview_charts(ov: Overview, span: int) -> dict[str, str]:
         "ttv": charts.histogram(
             "Time to verdict",
             _ttv_bins(ov.time_to_verdict),
-            x_label="From session creation to verdict",
+            x_label="Seconds from session creation to verdict",
+            y_label="Sessions",
             uid="chart-ttv",
         ),
         "surprisal": charts.histogram(
             "Network-fingerprint surprisal",
             _surprisal_bins(ov.surprisal),
             x_label="Surprisal (bits)",
+            y_label="Sessions",
             uid="chart-surprisal",
         ),
     }

@@ -48,6 +48,7 @@ class Made:
     score: int | None
     signals: tuple[str, ...]
     client_ip: str
+    age_days: float
     document: dict[str, Any] | None
 
 
@@ -127,6 +128,7 @@ def fill(
                         score=None if v is None else v.score,
                         signals=() if v is None else tuple(s.code for s in v.signals),
                         client_ip=str(stored.evidence.http.client_ip),
+                        age_days=age,
                         document=document,
                     )
                 )

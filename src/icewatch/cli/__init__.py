@@ -1,6 +1,6 @@
 """The ``icewatch`` command line.
 
-Exit codes (stable, documented in the README):
+Exit codes (stable, documented in docs/cli.md):
 
 * ``0`` — success;
 * ``1`` — the command ran but found a problem (e.g. an integrity check failed);
@@ -16,8 +16,10 @@ from icewatch.cli.analyze import analyze, rescore
 from icewatch.cli.candidate import candidate
 from icewatch.cli.data import data
 from icewatch.cli.ip import ip
+from icewatch.cli.purge import purge
 from icewatch.cli.sdp import sdp
 from icewatch.cli.serve import config, serve
+from icewatch.cli.sessions import sessions
 from icewatch.cli.stun import stun
 
 __all__ = ["cli", "main"]
@@ -38,6 +40,8 @@ cli.add_command(config)
 cli.add_command(data)
 cli.add_command(analyze)
 cli.add_command(rescore)
+cli.add_command(sessions)
+cli.add_command(purge)
 
 
 @cli.command()

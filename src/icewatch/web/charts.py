@@ -172,7 +172,7 @@ def stacked_bars(
         + "."
     )
     parts = _open(title, desc, width, height, uid, "chart-bars")
-    left, right, bottom = 52, 12, 44
+    left, right, bottom = 52, 28, 44
     top = 28 if legend and len(layers) > 1 else 12
     plot_w, plot_h = width - left - right, height - top - bottom
     ymax, ystep = axis_scale(max(totals, default=0.0))
@@ -213,7 +213,7 @@ def stacked_bars(
         _no_data(parts, width, height)
     else:
         slot = plot_w / n
-        bar_w = max(1.0, slot * 0.72)
+        bar_w = min(max(1.0, slot * 0.72), 72.0)
         parts.append('<g class="bars">')
         for i, label in enumerate(labels):
             if not totals[i]:

@@ -308,3 +308,22 @@ def test_client_module_is_only_imported_on_request(tmp_path: Path) -> None:
         [sys.executable, "-c", code], check=True, capture_output=True, text=True, cwd=tmp_path
     ).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_sessions_passes_the_shared_filters(served: Served) -> None:
+    reported = create(served)
+    report(served, reported)
+    pending = create(served)
+    with IcewatchClient(served.base, API_KEY) as client:
+        waiting = [s.id for s in client.sessions(level="pending", limit=50)]
+        scored = [s.id for s in client.sessions(level=["low", "medium", "high"], limit=50)]
+        since = [s.id for s in client.sessions(since=time.time() + 3600, limit=5)]
+        with pytest.raises(IcewatchClientError) as bad:
+            list(client.sessions(level="severe"))
+    assert pending["id"] in waiting
+    assert reported["id"] not in waiting
+    assert reported["id"] in scored
+    assert pending["id"] not in scored
+    assert since == []
+    assert bad.value.status == 400
+    assert bad.value.field == "level"

@@ -194,6 +194,7 @@ def test_a_flagged_report_is_delivered_signed_after_failures(
     finally:
         code, _, err = served.stop()
     assert code == 0, err
+    assert "token=abc" not in err  # the URL's query (a receiver's token) is never logged
     assert outbox_rows(tmp_path / "icewatch.db") == []  # delivered events are removed
 
 

@@ -216,6 +216,11 @@ class WebhookWorker:
     # -- the worker ---------------------------------------------------------------------
 
     def start(self) -> None:
+        # httpx logs every request's full URL at INFO: the webhook URL's query may hold
+        # the receiver's token, so its lines stay out of the log unless asked for.
+        quiet = logging.getLogger("httpx")
+        if quiet.level == logging.NOTSET:
+            quiet.setLevel(logging.WARNING)
         self._client = httpx.AsyncClient(
             transport=self._transport,
             timeout=httpx.Timeout(self.config.timeout),

@@ -98,3 +98,13 @@ def test_purge_needs_older_than(filled: tuple[str, list[Made]]) -> None:
     code, _, err = invoke("purge", "--db", db)
     assert code == 2
     assert "--older-than" in err
+
+
+def test_the_documented_purge_json_has_the_real_keys(filled: tuple[str, list[Made]]) -> None:
+    db, _ = filled
+    text = (Path(__file__).resolve().parents[2] / "docs" / "json-output.md").read_text("utf-8")
+    section = text.split("## icewatch purge\n", 1)[1].split("\n## ", 1)[0]
+    example = json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+    code, out, err = invoke("purge", "--older-than", "30d", "--dry-run", "--db", db, "--json")
+    assert code == 0, err
+    assert set(json.loads(out)) == set(example)

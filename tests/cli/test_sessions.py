@@ -303,3 +303,19 @@ def test_sessions_beside_a_running_server(tmp_path: Path) -> None:
     assert all(r["level"] == "pending" for r in listing)
     exported = [json.loads(line) for line in runs[1].stdout.splitlines()]
     assert [r["evidence"]["session_id"] for r in exported] == made[::-1]
+
+
+def _doc_example(heading: str) -> Any:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "json-output.md").read_text("utf-8")
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return json.loads(section.split("```json\n", 1)[1].split("```", 1)[0])
+
+
+def test_the_documented_listing_has_the_real_keys(filled: tuple[str, list[Made]]) -> None:
+    db, _ = filled
+    (example,) = _doc_example("icewatch sessions list")
+    assert set(example) == SUMMARY_KEYS
+    real = listed(db, "--limit", "1")[0]
+    assert {k: type(v) for k, v in example.items() if v is not None} == {
+        k: type(v) for k, v in real.items() if k in example and example[k] is not None
+    }

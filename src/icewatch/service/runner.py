@@ -281,6 +281,7 @@ def web_settings(settings: Settings) -> WebSettings:
         cors_origins=settings.cors_origins,
         signal_weights=settings.signal_weights,
         peer_deadline=settings.peer_deadline,
+        dashboard_login_ttl=settings.dashboard_login_ttl,
     )
 
 

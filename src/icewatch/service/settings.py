@@ -182,6 +182,13 @@ SETTINGS: tuple[Setting, ...] = (
         secret=True,
     ),
     setting(
+        "dashboard_login_ttl",
+        Integer(300, 30 * 86400, label="SECONDS"),
+        8 * 3600,
+        "How long a dashboard login (its signed cookie) lasts; log in again afterwards. "
+        "Changing `api_key` ends every login at once.",
+    ),
+    setting(
         "trusted_proxies",
         NetworkList(),
         (),
@@ -423,6 +430,7 @@ class Settings:
     db: str = "sqlite:///icewatch.db"
     state: str = "memory://"
     api_key: str | None = field(default=None, repr=False)
+    dashboard_login_ttl: int = 8 * 3600
     trusted_proxies: tuple[IPNetwork, ...] = ()
     forwarded_header: str = "x-forwarded-for"
     cors_origins: tuple[str, ...] = ()

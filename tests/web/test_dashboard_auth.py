@@ -264,3 +264,11 @@ def test_same_origin_unit() -> None:
     assert not same_origin(request({"host": "a.example", "origin": "http://b.example"}))
     assert not same_origin(request({"host": "a.example", "origin": "ftp://a.example"}))
     assert not same_origin(request({"origin": "http://a.example"}))
+
+
+def test_login_lifetime_is_a_setting() -> None:
+    from icewatch.service.runner import web_settings
+    from icewatch.service.settings import Settings
+
+    assert web_settings(Settings()).dashboard_login_ttl == 8 * 3600
+    assert web_settings(Settings(dashboard_login_ttl=600)).dashboard_login_ttl == 600

@@ -95,6 +95,7 @@ def test_every_setting_reaches_the_web_adapter_or_the_service() -> None:
         "metrics_public", "log_format",  # the service builds the web app's Metrics
         "webhook_url", "webhook_secret", "webhook_level", "webhook_queue_max",  # the
         "webhook_timeout", "webhook_retry_base", "webhook_max_age",  # webhook worker's
+        "retention", "store_addresses", "housekeeping_interval",  # housekeeping's
     }  # fmt: skip
     web_fields = {f.name for f in dataclasses.fields(WebSettings)}
     for s in SETTINGS:

@@ -16,8 +16,8 @@ from icewatch.core.fingerprint import NetworkFingerprint
 from icewatch.core.ports import SessionFilter
 from icewatch.store import open_store
 
-from .samples import new_session
-from .test_store_query import ids, low_verdict, populated, session, verdict
+from .samples import new_session, verdict
+from .test_store_query import ids, low_verdict, populated, session
 
 T = TypeVar("T")
 

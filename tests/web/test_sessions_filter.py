@@ -61,3 +61,34 @@ async def test_filters_select_and_bad_filters_are_400(tmp_path: Path) -> None:
                 assert bad.json()["error"]["field"] == name
             closed = await client.get("/api/v1/sessions", params={"level": "low"})
             assert closed.status_code == 401
+
+
+async def test_the_operator_deletes_one_session(tmp_path: Path) -> None:
+    async with web_app(tmp_path, api_key=API_KEY, report_wait=0) as web, web.client() as client:
+        keep = (await web.create(client))["id"]
+        gone = await web.create(client)
+        bare = await client.delete(f"/api/v1/sessions/{gone['id']}")
+        assert bare.status_code == 401
+        own_token = await client.delete(
+            f"/api/v1/sessions/{gone['id']}",
+            headers={"Authorization": f"Bearer {gone['token']}"},
+        )
+        assert own_token.status_code == 401  # only the operator deletes
+        r = await client.delete(f"/api/v1/sessions/{gone['id']}", headers=KEY)
+        assert r.status_code == 204
+        assert r.content == b""
+        again = await client.delete(f"/api/v1/sessions/{gone['id']}", headers=KEY)
+        assert_error_shape(again, 404, "not_found")
+        bogus = await client.delete("/api/v1/sessions/not-a-session-id!", headers=KEY)
+        assert_error_shape(bogus, 404, "not_found")
+        read = await client.get(f"/api/v1/sessions/{gone['id']}", headers=KEY)
+        assert read.status_code == 404
+        listing = await client.get("/api/v1/sessions", headers=KEY)
+        assert [s["id"] for s in listing.json()["sessions"]] == [keep]
+
+
+async def test_delete_is_closed_without_an_api_key(tmp_path: Path) -> None:
+    async with web_app(tmp_path, report_wait=0) as web, web.client() as client:
+        created = await web.create(client)
+        r = await client.delete(f"/api/v1/sessions/{created['id']}", headers=KEY)
+        assert_error_shape(r, 403, "operator_api_disabled")

@@ -50,6 +50,7 @@ from icewatch.listener import start_listener
 from icewatch.peer import AiortcPeerService
 from icewatch.service.binding import bind_error_message, bind_tcp, url_host
 from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
+from icewatch.service.housekeeping import start_housekeeping
 from icewatch.service.logformat import formatter
 from icewatch.service.pump import ObservationPump
 from icewatch.service.settings import Settings
@@ -386,6 +387,18 @@ async def serve(settings: Settings, *, announce: Callable[[Endpoints], None] | N
             metrics.add_intel_data(
                 lambda: (intel.current.built_at, intel.current.origin, intel.current.version)
             )
+            try:  # retention and store_addresses (docs/privacy.md)
+                housekeeping = await start_housekeeping(
+                    store,
+                    retention=settings.retention,
+                    interval=settings.housekeeping_interval,
+                    store_addresses=settings.store_addresses,
+                    random_bytes=secrets.token_bytes,
+                )
+            except ValueError as exc:
+                raise StartupError(f"invalid privacy settings: {exc}", EXIT_CONFIG) from None
+            stack.push_async_callback(housekeeping.close)  # closed before the store
+            metrics.registry.register(housekeeping.collector())
             webhooks = _webhooks(settings, store)
             if webhooks is not None:
                 metrics.registry.register(webhooks.collector())

@@ -25,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from icewatch.core.addr import IPNetwork
+from icewatch.core.privacy import ADDRESS_MODES
 from icewatch.intel.sources import ALL_SOURCES
+from icewatch.service.duration import Duration
 from icewatch.service.types import (
     Boolean,
     Choice,
@@ -368,6 +370,32 @@ SETTINGS: tuple[Setting, ...] = (
         "failed attempts, or at once on HTTP 410 Gone).",
     ),
     setting(
+        "retention",
+        Duration(maximum=100 * 365 * 86400.0),
+        30 * 86400.0,
+        "How long sessions are kept: a background task deletes every session created "
+        "longer ago than this (at start, then every `housekeeping_interval`), with its "
+        "observations and verdict. A duration such as `30d`, `12h`, `2w`; `off` (or 0) "
+        "keeps sessions until deleted by hand (docs/privacy.md).",
+    ),
+    setting(
+        "store_addresses",
+        Choice(ADDRESS_MODES, label="|".join(ADDRESS_MODES)),
+        "full",
+        "How IP addresses are stored: `full` as seen; `truncated` to their /24 (IPv4) or "
+        "/48 (IPv6); `hashed` as keyed pseudonyms (HMAC with a secret kept in the "
+        "database; the same address always gives the same pseudonym). Verdicts are "
+        "computed on the real addresses; what is stored after the report is rewritten "
+        "(docs/privacy.md).",
+    ),
+    setting(
+        "housekeeping_interval",
+        Seconds(1, 86400),
+        3600.0,
+        "Seconds between two passes of the background task that enforces `retention` "
+        "and rewrites addresses under `store_addresses`.",
+    ),
+    setting(
         "data_dir",
         PathValue(label="DIR"),
         None,
@@ -457,6 +485,9 @@ class Settings:
     webhook_timeout: float = 10.0
     webhook_retry_base: float = 1.0
     webhook_max_age: int = 86400
+    retention: float = 30 * 86400.0
+    store_addresses: str = "full"
+    housekeeping_interval: float = 3600.0
     data_dir: Path | None = None
     lists: tuple[str, ...] = ()
     data_sources: tuple[str, ...] = ()

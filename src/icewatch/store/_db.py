@@ -268,6 +268,9 @@ class Database:
                 # FULL: in WAL mode, NORMAL may lose the last commits on power loss; a
                 # write is acknowledged only after commit, so the commit must be on disk.
                 conn.execute("PRAGMA synchronous = FULL")
+                # Deleted and overwritten rows are zeroed in the file, not left in free
+                # pages: a purged session or a rewritten address is gone (docs/privacy.md).
+                conn.execute("PRAGMA secure_delete = ON")
             else:
                 conn.execute("PRAGMA query_only = ON")
         except BaseException:

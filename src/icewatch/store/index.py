@@ -171,8 +171,10 @@ def write_index(
     verdict: Verdict | None,
     *,
     signals: bool = True,
+    addresses: str | None = None,
 ) -> None:
-    """Rewrite every derived row of the session (after its row was inserted/updated)."""
+    """Rewrite every derived row of the session (after its row was inserted/updated);
+    ``addresses``, when given, is recorded as how the row's addresses were rewritten."""
     sid = evidence.session_id
     names, label = _providers(evidence)
     conn.execute(
@@ -194,6 +196,8 @@ def write_index(
     )
     if signals:
         write_signals(conn, sid, verdict)
+    if addresses is not None:
+        conn.execute("UPDATE sessions SET addresses = ? WHERE id = ?", (addresses, sid))
 
 
 def reindex_batch(

@@ -31,6 +31,7 @@ from icewatch.core.ports import (
     SessionPage,
     StoredSession,
 )
+from icewatch.core.privacy import AddressPolicy
 from icewatch.core.verdict import Verdict, verdict_from_dict
 from icewatch.store import outbox as _outbox
 from icewatch.store._db import Database
@@ -49,6 +50,8 @@ MAX_PAGE = 1000
 MAX_BATCH_SESSIONS = 5000
 #: Sessions indexed per transaction when an upgraded database is back-filled.
 REINDEX_BATCH = 500
+#: Sessions whose addresses are rewritten per transaction.
+REWRITE_BATCH = 200
 #: Sessions deleted per transaction by :meth:`SqliteStore.purge`.
 PURGE_BATCH = 500
 #: Longest cursor text accepted (an opaque token of a float and a session id).
@@ -208,6 +211,7 @@ class SqliteStore:
     ) -> None:
         self._url = url
         self._db = Database(target, readers=readers, migrations=migrations)
+        self._policy = AddressPolicy("full")
 
     def __repr__(self) -> str:
         return f"<SqliteStore {self._url}>"
@@ -276,6 +280,90 @@ class SqliteStore:
             if done < REINDEX_BATCH:
                 return total
 
+    # -- stored addresses (icewatch.core.privacy) ----------------------------------------
+
+    @property
+    def address_policy(self) -> AddressPolicy:
+        return self._policy
+
+    def set_address_policy(self, policy: AddressPolicy) -> None:
+        """How addresses are written from now on (``store_addresses``): reports saved
+        afterwards are rewritten, and :meth:`rewrite_addresses` catches up the rest."""
+        self._policy = policy
+
+    def _stored_form(
+        self, evidence: SessionEvidence, verdict: Verdict
+    ) -> tuple[SessionEvidence, Verdict, str | None]:
+        """The evidence and verdict as the policy stores them, and the ``addresses`` mark."""
+        policy = self._policy
+        if not policy.rewrites:
+            return evidence, verdict, None
+        try:
+            stored = session_evidence_from_dict(policy.json(evidence.as_dict()))
+            stored_verdict = verdict_from_dict(policy.json(verdict.as_dict()))
+        except ValueError as exc:  # cannot happen: rewritten addresses are valid ones
+            raise StoreError(f"session {evidence.session_id}: rewriting addresses: {exc}") from None
+        return stored, stored_verdict, policy.mode
+
+    async def rewrite_addresses(self, now: float, *, batch: int = REWRITE_BATCH) -> int:
+        """Rewrite, under the current policy, the sessions still stored with the addresses
+        as captured: reported ones (saved before the policy was set) and unreported ones
+        whose ``expires_at`` is past ``now`` (a live session keeps its HTTP address until
+        it expires). ``batch`` sessions per transaction; return how many were rewritten."""
+        policy = self._policy
+        if not policy.rewrites:
+            return 0
+
+        def step(conn: sqlite3.Connection) -> int:
+            rows = (
+                _rows(conn)
+                .execute(
+                    f"SELECT {_SESSION_COLUMNS} FROM sessions"  # noqa: S608
+                    " WHERE addresses IS NULL AND (reported_at IS NOT NULL OR expires_at <= ?)"
+                    " LIMIT ?",
+                    (now, batch),
+                )
+                .fetchall()
+            )
+            for row in rows:
+                observations = [
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT data FROM observations WHERE session_id = ? ORDER BY seq",
+                        (row["id"],),
+                    )
+                ]
+                try:
+                    found = _row_to_session(row, observations)
+                except StoreError:
+                    # Unreadable: nothing can be salvaged without its addresses.
+                    conn.execute("DELETE FROM sessions WHERE id = ?", (row["id"],))
+                    continue
+                evidence = session_evidence_from_dict(policy.json(found.evidence.as_dict()))
+                verdict = (
+                    None
+                    if found.verdict is None
+                    else verdict_from_dict(policy.json(found.verdict.as_dict()))
+                )
+                columns = _evidence_columns(evidence)
+                verdict_json, _, _ = _verdict_columns(verdict)
+                conn.execute(
+                    "UPDATE sessions SET client_ip = :client_ip, peer_ip = :peer_ip,"
+                    " evidence = :evidence, verdict = COALESCE(:verdict, verdict)"
+                    " WHERE id = :id",
+                    {**columns, "verdict": verdict_json},
+                )
+                _write_observations(conn, evidence)
+                write_index(conn, evidence, verdict, addresses=policy.mode)
+            return len(rows)
+
+        total = 0
+        while True:
+            done = await self._db.write(step)
+            total += done
+            if done < batch:
+                return total
+
     # -- SessionStore ---------------------------------------------------------------------
 
     async def create_session(self, evidence: SessionEvidence, expires_at: float) -> None:
@@ -309,6 +397,7 @@ class SqliteStore:
     ) -> bool:
         """Also queues the webhook event ``outbox`` in the same transaction (see
         :func:`icewatch.store.outbox.enqueue`); return whether it was queued."""
+        evidence, verdict, mark = self._stored_form(evidence, verdict)
         columns = _evidence_columns(evidence)
         verdict_json, level, score = _verdict_columns(verdict)
         now = time.time()
@@ -332,7 +421,7 @@ class SqliteStore:
             if cursor.rowcount != 1:
                 raise KeyError(evidence.session_id)
             _write_observations(conn, evidence)
-            write_index(conn, evidence, verdict)
+            write_index(conn, evidence, verdict, addresses=mark)
             if outbox is None:
                 return False
             return _outbox.enqueue(conn, outbox, limit=outbox_max, now=now)
@@ -473,7 +562,10 @@ class SqliteStore:
         verdicts: dict[str, Verdict] = {}
         for item in items:
             verdicts[item.session_id] = item.verdict
-            verdict_json, level, score = _verdict_columns(item.verdict)
+            stored = item.verdict
+            if self._policy.rewrites:  # evidence may be as captured until the pass runs
+                stored = verdict_from_dict(self._policy.json(item.verdict.as_dict()))
+            verdict_json, level, score = _verdict_columns(stored)
             params.append(
                 {
                     "id": item.session_id,

@@ -18,7 +18,7 @@ from collections.abc import Collection, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from icewatch.core.addr import IPAddress
 from icewatch.core.correlate import normalize_ip, reported_endpoints
@@ -482,6 +482,27 @@ def api_router(ctx: WebContext) -> APIRouter:
         population = await _population(ctx, fingerprint)
         document = stored_document(stored.evidence, stored.verdict, population, correlation)
         return _no_store(document)
+
+    @router.delete(
+        "/sessions/{session_id}",
+        status_code=204,
+        response_model=None,
+        summary="Delete one session (operator)",
+        description="Delete the session and everything stored about it (evidence, "
+        "observations, verdict; its share of the fingerprint statistics). 204 when it "
+        "was deleted, 404 when there is no such session. Needs the operator API key.",
+    )
+    async def delete_session(request: Request, session_id: str) -> Response:
+        authorize_operator(request, settings.api_key)
+        session_id = _session_id(session_id)
+        try:
+            deleted = await ctx.store.delete_session(session_id)
+        except IcewatchError as exc:
+            raise _unavailable(exc) from exc
+        if not deleted:
+            raise ApiError("not_found", "no such session")
+        log.info("session deleted by the operator", extra={"session_id": session_id})
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
 
     @router.get(
         "/sessions",

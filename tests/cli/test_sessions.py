@@ -319,3 +319,28 @@ def test_the_documented_listing_has_the_real_keys(filled: tuple[str, list[Made]]
     assert {k: type(v) for k, v in example.items() if v is not None} == {
         k: type(v) for k, v in real.items() if k in example and example[k] is not None
     }
+
+
+def test_delete_one_session_and_everything_about_it(tmp_path: Path) -> None:
+    made = fill(tmp_path)
+    db = f"sqlite:///{tmp_path / 'icewatch.db'}"
+    victim = next(m for m in made if m.level == "medium")
+    code, out, err = invoke("sessions", "delete", victim.id, "--yes", "--db", db)
+    assert code == 0, err
+    assert out == f"Deleted session {victim.id}.\n"
+    assert ids(listed(db, "--limit", "100")) == [m.id for m in made if m.id != victim.id]
+    code, _, err = invoke("sessions", "show", victim.id, "--db", db)
+    assert code == 1
+    code, _, err = invoke("sessions", "delete", victim.id, "--yes", "--db", db)
+    assert code == 1
+    assert one_error_line(err) == f"error: no session {victim.id}"
+
+
+def test_delete_asks_first_and_refuses_without_a_terminal(tmp_path: Path) -> None:
+    made = fill(tmp_path, [("chromium-156-default", None, 0.0, True)])
+    db = f"sqlite:///{tmp_path / 'icewatch.db'}"
+    code, out, err = invoke("sessions", "delete", made[0].id, "--db", db, stdin="y\n")
+    assert code == 2
+    assert out == ""
+    assert one_error_line(err) == "error: confirm with --yes (no terminal to ask)"
+    assert ids(listed(db)) == [made[0].id]

@@ -1,4 +1,4 @@
-"""``icewatch sessions list|show|export``: the stored sessions, from the command line.
+"""``icewatch sessions list|show|export|delete``: the stored sessions, from the command line.
 
 The filters are the dashboard's and the operator API's (one parser,
 :func:`icewatch.core.filters.parse_filter`): ``--level`` (repeatable or
@@ -185,7 +185,7 @@ def _styled(level: str) -> str:
 
 @click.group()
 def sessions() -> None:
-    """List, show and export the stored sessions."""
+    """List, show, export and delete the stored sessions."""
 
 
 @sessions.command("list")
@@ -340,6 +340,33 @@ def _render(doc: dict[str, Any]) -> None:
                 str(x.get("org") or "-"),
             )
         console.print(table)
+
+
+@sessions.command("delete")
+@click.argument("session_id", metavar="ID")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--db", metavar="URL", default=None, help="Session store (as serve's --db).")
+@click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's).")
+def delete_command(session_id: str, yes: bool, db: str | None, config: str | None) -> None:
+    """Delete one session and everything stored about it (its evidence, observations,
+    verdict, its share of the fingerprint statistics). Exit 1 if there is no such
+    session; without --yes it asks first (exit 2 when there is no terminal to ask)."""
+    if not 1 <= len(session_id) <= 128 or not session_id.isprintable():
+        fail("ID: not a session id")
+    settings = _settings(config, db)
+    if not yes:
+        if not sys.stdin.isatty():
+            fail("confirm with --yes (no terminal to ask)")
+        if not click.confirm(f"Delete session {session_id}?", err=True):
+            click.echo("Nothing deleted.", err=True)
+            return
+
+    async def work(store: SessionStore) -> bool:
+        return await store.delete_session(session_id)
+
+    if not with_store(settings, work):
+        fail(f"no session {session_id}", EXIT_PROBLEM)
+    click.echo(f"Deleted session {session_id}.")
 
 
 @sessions.command("export")

@@ -16,6 +16,7 @@ import httpx
 
 from icewatch.store import open_state, open_store
 from icewatch.web import WebContext, WebSettings, create_app
+from icewatch.web.context import Enricher
 from icewatch.web.useragent import enrich_user_agent
 
 from .support import (
@@ -106,7 +107,9 @@ async def fill(web: Web) -> Filled:
 
 
 @asynccontextmanager
-async def dashboard_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Web]:
+async def dashboard_app(
+    tmp_path: Path, *, enrichers: tuple[Enricher, ...] = (), **settings: Any
+) -> AsyncIterator[Web]:
     """The app as :func:`tests.web.support.web_app` makes it, with the API key set and
     the user-agent enricher the service wires in (so the browser columns fill)."""
     store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
@@ -120,7 +123,7 @@ async def dashboard_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Web]:
         random_bytes=secrets.token_bytes,
         listener_ready=lambda: True,
         settings=WebSettings(**{"api_key": API_KEY, **settings}),
-        enrichers=(enrich_user_agent,),
+        enrichers=(enrich_user_agent, *enrichers),
     )
     try:
         yield Web(create_app(ctx), ctx, clock, store, state)

@@ -33,6 +33,10 @@ SUMMARY = """() => ({
     [k.querySelector('.kpi-label').textContent.trim().toLowerCase(),
      Number(k.querySelector('.kpi-value').textContent)])),
   stylesheets: document.styleSheets.length,
+  providers_chart_empty: (() => {
+    const svg = document.querySelector('svg[aria-labelledby^="chart-providers-title"]');
+    return svg ? svg.textContent.includes('No data') : null;
+  })(),
   topbar_bg: getComputedStyle(document.querySelector('.topbar')).backgroundColor,
 })"""
 

@@ -1,9 +1,10 @@
 """End to end: the dashboard in real Chromium, over sessions real Chromium visits made.
 
-An ``icewatch serve`` of its own (own ports and database, the sandbox's API key) runs
-in the server namespace. Chromium visits its leak-test page three times: from the
-client directly, from behind the NAT, and from behind the NAT through the HTTP proxy
-(HTTP from the proxy, WebRTC from the NAT: ``medium``). Then a Chromium driven like an
+An ``icewatch serve`` of its own (own ports and database, the sandbox's API key, an
+operator list naming the proxy's address as a datacenter) runs in the server
+namespace. Chromium visits its leak-test page three times: from the client directly,
+from behind the NAT, and from behind the NAT through the HTTP proxy (HTTP from the
+listed proxy, WebRTC from the NAT: ``high``). Then a Chromium driven like an
 operator (``tests/e2e/drive_dashboard.py``) opens the dashboard: sent to the login
 form, a wrong key refused, logged in, the overview, the sessions list, the IP filter
 applied through the form (the rows change), a session's detail page, logged out. A
@@ -63,7 +64,9 @@ def _drive(sandbox: E2E, filter_ip: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def operator(sandbox: E2E) -> tuple[dict[str, Visit], dict[str, Any]]:
-    server = sandbox.start_extra_server("dashboard", *PORTS)
+    listed = sandbox.work / "dashboard-datacenter.txt"
+    listed.write_text(f"# the sandbox proxy, listed as a datacenter address\n{PROXY_V4}/32\n")
+    server = sandbox.start_extra_server("dashboard", *PORTS, "--list", f"datacenter={listed}")
     try:
         page = f"{BASE}/"
         visits = {
@@ -86,7 +89,8 @@ def test_the_visits_are_what_the_dashboard_will_show(
     assert visits["nat"].result["verdict"]["level"] == "low"
     proxied = visits["nat-proxy"].result
     assert proxied["http"]["client_ip"] == PROXY_V4
-    assert proxied["verdict"]["level"] == "medium", proxied["verdict"]
+    assert proxied["verdict"]["level"] == "high", proxied["verdict"]
+    assert {"ip.webrtc_http_mismatch", "ip.datacenter"} <= visits["nat-proxy"].codes
 
 
 def test_login_form_refuses_a_wrong_key_then_opens_the_overview(
@@ -104,7 +108,8 @@ def test_login_form_refuses_a_wrong_key_then_opens_the_overview(
     assert overview["url"] == f"{BASE}/dashboard"
     assert overview["h1"] == "Overview"
     assert overview["svgs"] == 5
-    assert overview["kpis"] == {"sessions": 3, "low": 2, "medium": 1, "high": 0, "pending": 0}
+    assert overview["kpis"] == {"sessions": 3, "low": 2, "medium": 0, "high": 1, "pending": 0}
+    assert overview["providers_chart_empty"] is False
     # The style sheet applied (served by icewatch itself): the dark top bar.
     assert overview["stylesheets"] == 1
     assert overview["topbar_bg"] == "rgb(23, 32, 43)"
@@ -133,7 +138,7 @@ def test_session_detail_then_logout(operator: tuple[dict[str, Visit], dict[str, 
     assert detail["status"] == 200
     assert detail["url"] == f"{BASE}/dashboard/sessions/{proxied}"
     assert proxied in detail["h1"]
-    assert detail["badge"] == "medium"
+    assert detail["badge"] == "high"
     assert detail["svgs"] == 1  # the timeline
     assert steps["after-logout"]["url"].startswith(f"{BASE}/dashboard/login")
 

@@ -390,3 +390,70 @@ async def test_overview_filters_and_ranges(web: Web) -> None:
         bad = await client.get("/dashboard?range=2y")
         assert bad.status_code == 400
         assert "<code>range</code>" in bad.text
+
+
+NASTY = [
+    "level=",
+    "level=low&level=low,,medium",
+    "level=" + ",".join(["low"] * 300),
+    "ip=" + "1" * 5000,
+    "ip=::ffff:10.77.1.3",
+    "ip=fe80::1%25eth0",
+    "ip=%00",
+    "signal=" + "a" * 199,
+    "signal=%E2%80%AE",
+    "provider=%00%01%02",
+    "provider=" + "%F0%9F%92%A5" * 40,
+    "ua=" + "x" * 201,
+    "since=9999-12-31T23:59:59Z",
+    "since=0&until=1",
+    "since=-99999999999999",
+    "until=1e308",
+    "since=2026-02-30",
+    "range=all&since=7d",
+    "range=24h&range=7d",
+    "cursor=" + "A" * 255,
+    "cursor=%FF%FE",
+    "level=low&" * 20,
+    "format=csv&format=jsonl",
+    "%ZZ=1&=&&&",
+]
+
+
+@pytest.mark.parametrize("query", NASTY)
+async def test_hostile_query_strings_answer_200_or_400(web: Web, query: str) -> None:
+    async with keyed(web) as client:
+        for path in ("/dashboard", "/dashboard/sessions"):
+            response = await client.get(f"{path}?{query}")
+            assert response.status_code in (200, 400), (path, query, response.text[:300])
+            if response.headers["content-type"].startswith("text/html"):
+                html = assert_valid_page(response)
+                assert "\x00" not in html
+
+
+async def test_unreported_and_webrtc_less_sessions_render(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web, web.client() as client:
+        created = await web.create(client)
+        body = {"webrtc": "missing", "user_agent": "Old/1.0", "collector_version": "1"}
+        assert (await web.report(client, created, body)).status_code == 200
+        async with keyed(web) as operator:
+            html = assert_valid_page(await operator.get(f"/dashboard/sessions/{created['id']}"))
+            assert "webrtc.unavailable" in html
+            assert "No candidates reported." in html
+            assert "No SDP reported." in html
+            overview = assert_valid_page(await operator.get("/dashboard"))
+            assert _kpi(overview, "Sessions") == 1
+
+
+async def test_a_failing_store_is_a_503_page(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web, keyed(web) as client:
+        await web.store.close()
+        for path in (
+            "/dashboard",
+            "/dashboard/sessions",
+            "/dashboard/sessions/AAAAAAAAAAAAAAAAAAAAAA",
+        ):
+            response = await client.get(path)
+            assert response.status_code == 503, (path, response.text[:300])
+            html = assert_valid_page(response)
+            assert "Session storage is unavailable" in html

@@ -56,6 +56,8 @@ def parse_query(params: Sequence[tuple[str, str]], now: float, *, default_range:
         value = value.strip()
         if len(value) > _MAX_CHARS:
             raise ParseError(key, f"longer than {_MAX_CHARS} characters")
+        if any(ord(ch) < 32 or 127 <= ord(ch) < 160 for ch in value):
+            raise ParseError(key, "contains control characters")
         bucket = values.setdefault(key, [])
         if len(bucket) >= _MAX_VALUES:
             raise ParseError(key, f"given more than {_MAX_VALUES} times")

@@ -158,3 +158,34 @@ def test_delete_and_purge_leave_nothing_in_the_file(tmp_path: Path) -> None:
 
     run(scenario)
     assert raw_left(db) == []
+
+
+def test_a_filter_by_the_real_address_finds_its_stored_form(tmp_path: Path) -> None:
+    async def scenario(policy: AddressPolicy, db: Path) -> None:
+        store = await opened(db, policy)
+        await store.create_session(new_session("s1", 1000.0), 9e9)
+        await store.save_result(full_session("s1", 1000.0), verdict())
+        # not reported and not expired: still stored as captured
+        await store.create_session(new_session("live", 1500.0), expires_at=9e9)
+
+        async def found(text: str) -> list[str]:
+            where = SessionFilter(network=ipaddress.ip_network(text, strict=False))
+            page = await store.query_sessions(where, limit=5)
+            return [s.evidence.session_id for s in page.sessions]
+
+        assert await found("198.51.100.7/32") == ["live", "s1"]
+        assert await found("203.0.113.9/32") == ["s1"]
+        assert await found("2001:db8::9/128") == ["s1"]
+        if policy.mode == "truncated":
+            assert await found("198.51.100.0/24") == ["live", "s1"]
+            assert await found("198.51.100.99/32") == ["s1"]  # same /24: cannot tell
+        else:
+            assert await found("198.51.100.99/32") == []
+        overview = await store.overview(
+            SessionFilter(network=ipaddress.ip_network("203.0.113.9/32"))
+        )
+        assert overview.total == 1
+        await store.close()
+
+    asyncio.run(scenario(AddressPolicy("hashed", KEY), tmp_path / "h.db"))
+    asyncio.run(scenario(AddressPolicy("truncated"), tmp_path / "t.db"))

@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from icewatch.core.addr import IPAddress, ParsedIP, try_parse_ip
+from icewatch.core.addr import IPAddress, IPNetwork, ParsedIP, try_parse_ip
 
 __all__ = [
     "ADDRESS_MODES",
@@ -131,6 +131,23 @@ class AddressPolicy:
         if self.mode == "truncated":
             return truncate(ip)
         return pseudonym(ip, self.key)
+
+    def network_aliases(self, network: IPNetwork) -> tuple[IPNetwork, ...]:
+        """What a filter for ``network`` must also match among stored addresses: the
+        pseudonym of one address (``hashed``), the /24 or /48 an address or narrower
+        prefix was truncated to (``truncated``); nothing for a wider network."""
+        if self.mode == "full":
+            return ()
+        limit = 24 if network.version == 4 else 48
+        if self.mode == "truncated":
+            if network.prefixlen <= limit:
+                return ()
+            first = truncate(network.network_address)
+            return (ipaddress.ip_network(f"{first}/{first.max_prefixlen}"),)
+        if network.prefixlen != network.max_prefixlen:
+            return ()
+        alias = pseudonym(network.network_address, self.key)
+        return (ipaddress.ip_network(f"{alias}/{alias.max_prefixlen}"),)
 
     def text(self, text: str) -> str:
         return rewrite_text(text, self.address)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import ipaddress
 import math
+from collections.abc import Sequence
 from typing import Any
 
+from icewatch.core.addr import IPNetwork
 from icewatch.core.errors import ParseError
 from icewatch.core.ports import SessionFilter
 from icewatch.store.index import network_range, provider_key
@@ -61,8 +63,10 @@ def check_filter(where: SessionFilter) -> SessionFilter:
     return where
 
 
-def where_sql(where: SessionFilter) -> tuple[str, list[Any]]:
-    """``(sql, params)``: a condition on ``sessions AS s`` (``"1"`` for the empty filter)."""
+def where_sql(where: SessionFilter, aliases: Sequence[IPNetwork] = ()) -> tuple[str, list[Any]]:
+    """``(sql, params)``: a condition on ``sessions AS s`` (``"1"`` for the empty filter).
+    ``aliases``: more networks the ``network`` condition also accepts (the stored form of
+    the asked address under ``store_addresses``)."""
     check_filter(where)
     parts: list[str] = []
     params: list[Any] = []
@@ -95,12 +99,15 @@ def where_sql(where: SessionFilter) -> tuple[str, list[Any]]:
         )
         params.extend((where.signal.strip(), lo, hi))
     if where.network is not None:
-        first, last = network_range(where.network)
+        ranges = [network_range(n) for n in (where.network, *aliases)]
+        between = " OR ".join("ip BETWEEN ? AND ?" for _ in ranges)
         parts.append(
             "s.id IN (SELECT session_id FROM session_addresses"  # noqa: S608
-            f" WHERE ip BETWEEN ? AND ?{timed})"
+            f" WHERE ({between}){timed})"
         )
-        params.extend((first, last, lo, hi))
+        for first, last in ranges:
+            params.extend((first, last))
+        params.extend((lo, hi))
     if where.provider is not None:
         parts.append(
             f"s.id IN (SELECT session_id FROM session_providers WHERE name = ?{timed})"  # noqa: S608

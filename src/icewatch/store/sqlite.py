@@ -305,6 +305,11 @@ class SqliteStore:
             raise StoreError(f"session {evidence.session_id}: rewriting addresses: {exc}") from None
         return stored, stored_verdict, policy.mode
 
+    def _where(self, where: SessionFilter) -> tuple[str, list[Any]]:
+        """The filter as SQL; an address filter also finds that address's stored form."""
+        aliases = () if where.network is None else self._policy.network_aliases(where.network)
+        return where_sql(where, aliases)
+
     async def rewrite_addresses(self, now: float, *, batch: int = REWRITE_BATCH) -> int:
         """Rewrite, under the current policy, the sessions still stored with the addresses
         as captured: reported ones (saved before the policy was set) and unreported ones
@@ -651,7 +656,7 @@ class SqliteStore:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ParseError("limit", f"must be an integer in 1..{MAX_PAGE}")
         after = None if cursor is None else decode_cursor(cursor)
-        condition, params = where_sql(where)
+        condition, params = self._where(where)
         if after is not None:
             condition += " AND (s.created_at, s.id) < (?, ?)"
             params = [*params, *after]
@@ -681,7 +686,7 @@ class SqliteStore:
             raise ParseError("buckets", "must be an integer")
         if not 1 <= buckets <= MAX_BUCKETS:
             raise ParseError("buckets", f"must be in 1..{MAX_BUCKETS}")
-        condition, params = where_sql(where)
+        condition, params = self._where(where)
         return await self._db.read(
             lambda conn: compute_overview(conn, where, condition, params, buckets)
         )
@@ -700,7 +705,7 @@ class SqliteStore:
     async def purge(self, where: SessionFilter) -> int:
         """Delete what ``where`` matches, :data:`PURGE_BATCH` sessions per transaction
         (other writes interleave between batches); return how many were deleted."""
-        condition, params = where_sql(where)
+        condition, params = self._where(where)
         sql = (
             "DELETE FROM sessions WHERE id IN"  # noqa: S608
             f" (SELECT s.id FROM sessions AS s WHERE {condition} LIMIT {PURGE_BATCH})"

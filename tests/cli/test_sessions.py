@@ -344,3 +344,21 @@ def test_delete_asks_first_and_refuses_without_a_terminal(tmp_path: Path) -> Non
     assert out == ""
     assert one_error_line(err) == "error: confirm with --yes (no terminal to ask)"
     assert ids(listed(db)) == [made[0].id]
+
+
+def test_the_store_comes_from_the_same_settings_as_serve(
+    filled: tuple[str, list[Made]], tmp_path: Path
+) -> None:
+    db, made = filled
+    runner = CliRunner()
+    by_env = runner.invoke(cli, ["sessions", "list", "--json"], env={"ICEWATCH_DB": db})
+    assert by_env.exit_code == 0, by_env.stderr
+    assert ids(json.loads(by_env.stdout)) == [m.id for m in made]
+    config = tmp_path / "icewatch.toml"
+    config.write_text(f'db = "{db}"\n')
+    by_file = runner.invoke(cli, ["sessions", "list", "--json", "--config", str(config)])
+    assert by_file.exit_code == 0, by_file.stderr
+    assert ids(json.loads(by_file.stdout)) == [m.id for m in made]
+    bad = runner.invoke(cli, ["sessions", "list"], env={"ICEWATCH_DB": "postgresql://x/y"})
+    assert bad.exit_code == 2
+    assert one_error_line(bad.stderr).startswith("error: ICEWATCH_DB: ")

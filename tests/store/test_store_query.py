@@ -260,3 +260,39 @@ def test_a_version_2_database_migrates_and_back_fills(tmp_path: Path) -> None:
         await store.close()
 
     run(scenario)
+
+
+def test_pages_driven_by_a_signal_or_provider_index(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'd.db'}")
+        for i in range(23):
+            sid = f"d{i:02d}"
+            at = 1000.0 + (i // 2)  # pairs share a created_at: the id breaks the tie
+            await store.create_session(new_session(sid, at), 9e9)
+            ev = session(sid, at, provider="ExampleVPN" if i % 3 else None)
+            await store.save_result(ev, verdict() if i % 2 else low_verdict())
+        for where in (
+            SessionFilter(signal="ip.webrtc_http_mismatch"),
+            SessionFilter(provider="examplevpn"),
+            SessionFilter(provider="ExampleVPN", signal="ip.webrtc_http_mismatch"),
+            SessionFilter(signal="net.local_ip_exposed", since=1003.0, until=1009.0),
+            SessionFilter(signal="net.local_ip_exposed", levels=frozenset({"low"})),
+        ):
+            every = await ids(store, where, limit=100)
+            assert every, where
+            seen: list[str] = []
+            cursor = None
+            while True:
+                page = await store.query_sessions(where, limit=3, cursor=cursor)
+                seen += [s.evidence.session_id for s in page.sessions]
+                cursor = page.next_cursor
+                if cursor is None:
+                    break
+            assert seen == every, where
+            everything = await ids(store, SessionFilter(), limit=100)
+            expected = [sid for sid in everything if sid in set(every)]
+            assert every == expected  # newest first, id descending on ties
+        assert await ids(store, SessionFilter(provider="nosuch")) == []
+        await store.close()
+
+    run(scenario)

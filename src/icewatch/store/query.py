@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from icewatch.core.addr import IPNetwork
@@ -18,7 +19,7 @@ from icewatch.core.errors import ParseError
 from icewatch.core.ports import SessionFilter
 from icewatch.store.index import network_range, provider_key
 
-__all__ = ["LEVELS", "MAX_FILTER_TEXT", "check_filter", "where_sql"]
+__all__ = ["LEVELS", "MAX_FILTER_TEXT", "check_filter", "page_sql", "where_sql"]
 
 #: The level names a filter accepts (``pending``: no verdict yet).
 LEVELS = frozenset({"low", "medium", "high", "pending"})
@@ -114,3 +115,58 @@ def where_sql(where: SessionFilter, aliases: Sequence[IPNetwork] = ()) -> tuple[
         )
         params.extend((provider_key(where.provider), lo, hi))
     return (" AND ".join(parts) or "1"), params
+
+
+def page_sql(
+    where: SessionFilter,
+    columns: str,
+    *,
+    limit: int,
+    after: tuple[float, str] | None = None,
+    aliases: Sequence[IPNetwork] = (),
+) -> tuple[str, list[Any]]:
+    """One newest-first page (``limit`` rows, keyset ``after``) of ``columns`` (on
+    ``s``) of the sessions ``where`` matches.
+
+    With a ``signal`` or ``provider`` condition the page is read *from that table's
+    index* (``(code|name, created_at)``, whose entries end with the session id) in
+    ``created_at, id`` order, joined to ``sessions`` — so a page costs ``limit`` index
+    steps whether the value is common or rare, instead of collecting every match and
+    sorting it. Otherwise the ``sessions_by_created`` index drives."""
+    driver: tuple[str, str, str] | None = None
+    rest = where
+    if where.signal is not None:
+        driver = ("session_signals", "code", where.signal.strip())
+        rest = replace(where, signal=None)
+    elif where.provider is not None:
+        driver = ("session_providers", "name", provider_key(where.provider))
+        rest = replace(where, provider=None)
+    check_filter(where)
+    condition, params = where_sql(rest, aliases)
+    if driver is None:
+        if after is not None:
+            condition += " AND (s.created_at, s.id) < (?, ?)"
+            params = [*params, *after]
+        sql = (
+            f"SELECT {columns} FROM sessions AS s WHERE {condition}"  # noqa: S608
+            " ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
+        )
+        return sql, [*params, limit]
+    table, key, value = driver
+    lead = [f"g.{key} = ?"]
+    lead_params: list[Any] = [value]
+    if where.since is not None:
+        lead.append("g.created_at >= ?")
+        lead_params.append(float(where.since))
+    if where.until is not None:
+        lead.append("g.created_at < ?")
+        lead_params.append(float(where.until))
+    if after is not None:
+        lead.append("(g.created_at, g.session_id) < (?, ?)")
+        lead_params.extend(after)
+    sql = (
+        f"SELECT {columns} FROM {table} AS g CROSS JOIN sessions AS s"  # noqa: S608
+        f" ON s.id = g.session_id WHERE {' AND '.join(lead)} AND {condition}"
+        " ORDER BY g.created_at DESC, g.session_id DESC LIMIT ?"
+    )
+    return sql, [*lead_params, *params, limit]

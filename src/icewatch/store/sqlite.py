@@ -38,7 +38,7 @@ from icewatch.store._db import Database
 from icewatch.store.errors import StoreError
 from icewatch.store.index import INDEX_VERSION, reindex_batch, write_index, write_signals
 from icewatch.store.overview import MAX_BUCKETS, compute_overview
-from icewatch.store.query import where_sql
+from icewatch.store.query import check_filter, page_sql, where_sql
 from icewatch.store.schema import MIGRATIONS, Migration
 from icewatch.store.url import SqliteTarget
 
@@ -307,6 +307,7 @@ class SqliteStore:
 
     def _where(self, where: SessionFilter) -> tuple[str, list[Any]]:
         """The filter as SQL; an address filter also finds that address's stored form."""
+        check_filter(where)
         aliases = () if where.network is None else self._policy.network_aliases(where.network)
         return where_sql(where, aliases)
 
@@ -656,18 +657,13 @@ class SqliteStore:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
             raise ParseError("limit", f"must be an integer in 1..{MAX_PAGE}")
         after = None if cursor is None else decode_cursor(cursor)
-        condition, params = self._where(where)
-        if after is not None:
-            condition += " AND (s.created_at, s.id) < (?, ?)"
-            params = [*params, *after]
+        check_filter(where)
+        aliases = () if where.network is None else self._policy.network_aliases(where.network)
         columns = ", ".join(f"s.{c.strip()}" for c in _SESSION_COLUMNS.split(","))
-        sql = (
-            f"SELECT {columns} FROM sessions AS s WHERE {condition}"  # noqa: S608
-            " ORDER BY s.created_at DESC, s.id DESC LIMIT ?"
-        )
+        sql, params = page_sql(where, columns, limit=limit + 1, after=after, aliases=aliases)
 
         def page(conn: sqlite3.Connection) -> SessionPage:
-            rows = _rows(conn).execute(sql, (*params, limit + 1)).fetchall()
+            rows = _rows(conn).execute(sql, params).fetchall()
             more = len(rows) > limit
             rows = rows[:limit]
             sessions = tuple(_load(conn, rows))

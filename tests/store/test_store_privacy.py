@@ -189,3 +189,30 @@ def test_a_filter_by_the_real_address_finds_its_stored_form(tmp_path: Path) -> N
 
     asyncio.run(scenario(AddressPolicy("hashed", KEY), tmp_path / "h.db"))
     asyncio.run(scenario(AddressPolicy("truncated"), tmp_path / "t.db"))
+
+
+def test_a_queued_webhook_event_is_stored_rewritten_too(tmp_path: Path) -> None:
+    import json
+
+    from icewatch.core.ports import OutboxEvent
+
+    db = tmp_path / "hook.db"
+    body = json.dumps(
+        {"client_ip": "198.51.100.7", "signals": [{"evidence": {"observed": ["203.0.113.9"]}}]}
+    ).encode()
+
+    async def scenario() -> None:
+        store = await opened(db, AddressPolicy("hashed", KEY))
+        await store.create_session(new_session("s1"), 9e9)
+        event = OutboxEvent(id="e1", session_id="s1", created_at=1000.0, body=body)
+        assert await store.save_result(full_session("s1"), verdict(), outbox=event, outbox_max=10)
+        (item,) = await store.outbox_claim(9e9, limit=5, lease=30)
+        sent = json.loads(item.event.body)
+        assert sent["client_ip"] == str(pseudonym(ip("198.51.100.7"), KEY))
+        assert sent["signals"][0]["evidence"]["observed"] == [
+            str(pseudonym(ip("203.0.113.9"), KEY))
+        ]
+        await store.close()
+
+    run(scenario)
+    assert raw_left(db) == []

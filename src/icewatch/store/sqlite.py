@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import sqlite3
 import time
@@ -311,6 +312,15 @@ class SqliteStore:
         aliases = () if where.network is None else self._policy.network_aliases(where.network)
         return where_sql(where, aliases)
 
+    def _stored_event(self, event: OutboxEvent) -> OutboxEvent:
+        """A webhook event as stored: its addresses rewritten like the session's (the
+        body is signed at each attempt, so the receiver gets the stored form)."""
+        try:
+            body = self._policy.json(json.loads(event.body))
+        except ValueError as exc:  # the body is always our own JSON
+            raise StoreError(f"webhook event {event.id}: unreadable body: {exc}") from None
+        return dataclasses.replace(event, body=_dumps(body).encode())
+
     async def rewrite_addresses(self, now: float, *, batch: int = REWRITE_BATCH) -> int:
         """Rewrite, under the current policy, the sessions still stored with the addresses
         as captured: reported ones (saved before the policy was set) and unreported ones
@@ -404,6 +414,8 @@ class SqliteStore:
         """Also queues the webhook event ``outbox`` in the same transaction (see
         :func:`icewatch.store.outbox.enqueue`); return whether it was queued."""
         evidence, verdict, mark = self._stored_form(evidence, verdict)
+        if outbox is not None and mark is not None:
+            outbox = self._stored_event(outbox)
         columns = _evidence_columns(evidence)
         verdict_json, level, score = _verdict_columns(verdict)
         now = time.time()

@@ -107,22 +107,16 @@ def compute_overview(
             (*params, TOP),
         )
     )
-    lower = (None, *TTV_BOUNDS[:-1])
-    cases = ", ".join(
-        "SUM(CASE WHEN "
-        + " AND ".join(
-            ([] if low is None else [f"d > {low!r}"])
-            + ([] if math.isinf(high) else [f"d <= {high!r}"])
-        )
-        + " THEN 1 ELSE 0 END)"
-        for low, high in zip(lower, TTV_BOUNDS, strict=True)
-    )
-    row = conn.execute(
-        f"SELECT {cases} FROM (SELECT s.reported_at - s.created_at AS d"  # noqa: S608
-        f" FROM sessions AS s WHERE {condition} AND s.reported_at IS NOT NULL)",
+    bucket = " ".join(f"WHEN d <= {high!r} THEN {i}" for i, high in enumerate(TTV_BOUNDS[:-1]))
+    counts = dict.fromkeys(range(len(TTV_BOUNDS)), 0)
+    for b, n in conn.execute(
+        f"SELECT CASE {bucket} ELSE {len(TTV_BOUNDS) - 1} END AS b, COUNT(*)"  # noqa: S608
+        " FROM (SELECT s.reported_at - s.created_at AS d"
+        f" FROM sessions AS s WHERE {condition} AND s.reported_at IS NOT NULL) GROUP BY b",
         params,
-    ).fetchone()
-    time_to_verdict = tuple((bound, int(n or 0)) for bound, n in zip(TTV_BOUNDS, row, strict=True))
+    ):
+        counts[int(b)] = int(n)
+    time_to_verdict = tuple((bound, counts[i]) for i, bound in enumerate(TTV_BOUNDS))
     population = conn.execute(
         "SELECT sessions FROM fingerprint_stats WHERE name = '' AND value = ''"
     ).fetchone()

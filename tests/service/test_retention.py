@@ -189,3 +189,28 @@ def test_retention_setting_values() -> None:
     assert show_duration(30 * 86400) == "30d"
     assert show_duration(0) == "off"
     assert show_duration(5400) == "90m"
+
+
+def test_a_failing_pass_is_counted_and_the_next_one_runs(tmp_path: Path) -> None:
+    from icewatch.service.housekeeping import Housekeeping
+
+    async def scenario() -> None:
+        store = await open_store(f"sqlite:///{tmp_path / 'h.db'}")
+        now = time.time()
+        await store.create_session(new_session("old", now - 7200), now)
+        task = Housekeeping(store, retention=3600, interval=0.05)
+        assert await task.run_once() == (1, 0)
+        off = Housekeeping(store, retention=0, interval=0.05)
+        await store.create_session(new_session("old2", now - 7200), now)
+        assert await off.run_once() == (0, 0)  # retention off: nothing deleted
+        await store.close()
+        task.start()  # every pass now fails: the store is closed
+        await task.wait_first_pass()
+        await asyncio.sleep(0.2)
+        await task.close()
+        assert task.counts.failures >= 2
+        assert task.counts.last_error
+        with pytest.raises(ValueError, match="retention"):
+            Housekeeping(store, retention=-1, interval=1)
+
+    asyncio.run(scenario())

@@ -24,8 +24,10 @@ from urllib.parse import parse_qsl, quote, urlencode
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.routing import APIRoute
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
+from starlette.routing import Match
 
 from icewatch import __version__
 from icewatch.core.errors import IcewatchError, ParseError
@@ -73,6 +75,7 @@ _HEADERS = {
 EXPORT_PAGE = 200
 _MAX_FORM_BYTES = 4096
 _SECRET_NAME = "dashboard-cookie"  # noqa: S105 - the name, not the secret
+_ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 @cache
@@ -385,6 +388,44 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             **view,
         )
 
+    # -- anything else under /dashboard -----------------------------------------------------
+
+    async def not_found(request: Request, rest: str = "") -> Response:
+        """An unknown dashboard path: a 404 page (405 for a known path and another
+        method), in the dashboard's layout, for browsers and scripts alike."""
+        if not rest and request.method in ("GET", "HEAD"):  # "/dashboard/"
+            return RedirectResponse("/dashboard", status_code=307)
+        logged_in = COOKIE_NAME in request.cookies
+        allowed = sorted(
+            {
+                method
+                for route in router.routes
+                if isinstance(route, APIRoute) and route.endpoint is not not_found
+                and route.matches(request.scope)[0] is Match.PARTIAL
+                for method in route.methods or ()
+            }
+        )  # fmt: skip
+        if allowed:
+            response = page(
+                request, "error.html", 405, title="Method not allowed", logged_in=logged_in,
+                message=f"This page does not take {request.method[:12]} requests.",
+            )  # fmt: skip
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
+        return page(
+            request,
+            "error.html",
+            404,
+            title="Not found",
+            logged_in=logged_in,
+            message="There is no dashboard page at this address.",
+            path=request.url.path[:200],
+        )
+
+    # Keep these two last: a route added after them would never be reached.
+    router.add_api_route("/{rest:path}", not_found, methods=list(_ALL_METHODS))
+    other = [m for m in _ALL_METHODS if m not in ("GET", "HEAD")]
+    router.add_api_route("", not_found, methods=other)  # e.g. DELETE /dashboard
     return router
 
 

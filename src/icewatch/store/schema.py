@@ -1,7 +1,7 @@
 """The SQLite schema, as an ordered list of migrations (version 1 is the first schema).
 
 A released migration is never edited: a change to the schema is a new migration with the
-next version number (``tests/store/test_migrations.py`` pins the text of released ones).
+next version number (``tests/store/test_store_migrations.py`` pins the text of released ones).
 Each migration runs in one transaction together with the row recording it in
 ``schema_migrations``, so a database is always at exactly one version: a failure half-way
 leaves it at the previous one. A database whose version is newer than the newest

@@ -61,6 +61,10 @@ async def test_provider_column_filter_chart_and_provenance(tmp_path: Path) -> No
             assert providers is not None
             assert "No data" not in providers.group(0)
             assert "ExampleVPN" in providers.group(0) or "AS64500" in providers.group(0)
+            data = re.search(r'id="chart-providers-data">.*?<tbody>(.*?)</tbody>', overview, re.S)
+            assert data is not None  # the chart's numbers as a table too
+            assert re.search(r'<th scope="row">[^<]*(ExampleVPN|AS64500)[^<]*</th>'
+                             r'<td class="num">1</td>', data.group(1))  # fmt: skip
 
             detail = (await client.get(f"/dashboard/sessions/{listed['id']}")).text
             assert (

@@ -5,11 +5,15 @@ overview's flagged share — on the real app over a real SQLite store."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
 from pathlib import Path
 
 import pytest
 
-from .dashboard_support import dashboard_app, keyed
+from icewatch.core.scoring import RULES
+
+from .dashboard_support import dashboard_app, fill, keyed
 from .test_dashboard import assert_valid_page
 
 pytestmark = pytest.mark.anyio
@@ -58,3 +62,90 @@ async def test_a_known_path_with_another_method_is_an_html_405(tmp_path: Path) -
         slash = await client.get("/dashboard/")
         assert slash.status_code == 307
         assert slash.headers["location"] == "/dashboard"
+
+
+def _data_table(html: str, uid: str) -> list[list[str]]:
+    """The rows (header row first) of the data table under chart ``uid``."""
+    found = re.search(rf'<table class="compact" id="{uid}-data">(.*?)</table>', html, re.S)
+    assert found is not None, uid
+    rows = re.findall(r"<tr>(.*?)</tr>", found.group(1), re.S)
+    return [[unescape(c) for c in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", r, re.S)] for r in rows]
+
+
+async def test_each_chart_has_its_data_as_a_table(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web:
+        filled = await fill(web)
+        async with keyed(web) as client:
+            html = assert_valid_page(await client.get("/dashboard?range=7d"))
+    # Every chart: an SVG image labelled by its title and description, then its data.
+    for uid in ("chart-timeline", "chart-signals", "chart-providers", "chart-ttv",
+                "chart-surprisal"):  # fmt: skip
+        svg = re.search(rf'<svg [^>]*aria-labelledby="{uid}-title {uid}-desc">', html)
+        assert svg is not None, uid
+        assert 'role="img"' in svg.group(0), uid
+        assert f'<title id="{uid}-title">' in html
+        assert f'<desc id="{uid}-desc">' in html
+        if uid != "chart-providers":  # no IP data loaded here: no rows (below)
+            assert svg.start() < html.index(f'id="{uid}-data"')
+    assert html.count('role="img"') == 5
+    assert html.count('<details class="chart-data">\n  <summary>Data</summary>') == 5
+    # The timeline: one row per bucket, counts by level that add up to the sessions.
+    timeline = _data_table(html, "chart-timeline")
+    assert timeline[0] == ["Bucket start (UTC)", "high", "medium", "low", "pending", "Total",
+                           "Flagged (medium or high)"]  # fmt: skip
+    assert len(timeline) == 1 + 28
+    totals = [int(row[5]) for row in timeline[1:]]
+    assert sum(totals) == len(filled.all)
+    assert sum(int(row[2]) for row in timeline[1:]) == len(filled.medium)
+    busy = [row for row in timeline[1:] if row[5] != "0"]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d", row[0]) for row in timeline[1:])
+    flagged_rows = [row for row in busy if row[2] != "0"]
+    assert flagged_rows
+    assert all(row[6].endswith("%") for row in busy)
+    assert all(row[6] == "\u2014" for row in timeline[1:] if row[5] == "0")
+    # Top signals: the code, its title, the count; the mismatch carried by every medium.
+    signals = _data_table(html, "chart-signals")
+    assert signals[0] == ["Signal", "Title", "Sessions"]
+    mismatch = next(r for r in signals[1:] if r[0] == "ip.webrtc_http_mismatch")
+    rule = next(r for r in RULES if r.code.value == "ip.webrtc_http_mismatch")
+    assert mismatch[1] == rule.title
+    assert int(mismatch[2]) >= len(filled.medium)
+    # Time to verdict: every reported session in one bin.
+    ttv = _data_table(html, "chart-ttv")
+    assert sum(int(r[1]) for r in ttv[1:]) == len(filled.all) - len(filled.pending)
+    surprisal = _data_table(html, "chart-surprisal")
+    assert surprisal[0] == ["Surprisal (bits)", "Sessions"]
+    # No provider data loaded: the table says so instead of drawing an empty one.
+    assert 'id="chart-providers-data"' not in html
+    assert '<p class="empty">No data.</p>' in html
+
+
+async def test_flagged_share_and_range_buttons_keep_the_other_filters(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web:
+        filled = await fill(web)
+        async with keyed(web) as client:
+            html = assert_valid_page(await client.get("/dashboard"))
+            total = len(filled.all)
+            medium = len(filled.medium)
+            expected = f"{100 * medium / total:.1f} %"
+            assert f"Flagged: <strong>{expected}</strong>" in html
+            assert f"{medium} of {total} sessions at medium or high" in html
+            assert f"include {len(filled.pending)} pending (no verdict yet)" in html
+            only_low = assert_valid_page(await client.get("/dashboard?level=low"))
+            assert "Flagged: <strong>0 %</strong>" in only_low
+            web.clock.advance(40 * 86_400)
+            empty = assert_valid_page(await client.get("/dashboard?range=30d"))
+            assert "Flagged: <strong>\u2014</strong>" in empty
+            # The range buttons keep every filter but since/until (which they replace).
+            query = "level=medium&ip=10.77.1.0%2F24&ua=Chrome&since=2026-01-01&range=7d"
+            page = assert_valid_page(await client.get(f"/dashboard?{query}"))
+            for value in ("24h", "7d", "30d"):
+                href = (
+                    f'href="/dashboard?level=medium&amp;ip=10.77.1.0%2F24&amp;ua=Chrome'
+                    f'&amp;range={value}"'
+                )
+                assert href in page, value
+            follow = await client.get(
+                "/dashboard?level=medium&ip=10.77.1.0%2F24&ua=Chrome&range=24h"
+            )
+            assert follow.status_code == 200

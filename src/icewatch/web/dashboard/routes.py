@@ -48,9 +48,12 @@ from icewatch.web.dashboard.views import (
     LEVELS,
     RANGES,
     detail_view,
+    flagged,
     fmt_time,
     overview_charts,
+    overview_tables,
     session_row,
+    share,
     signal_choices,
 )
 from icewatch.web.render import stored_document, stored_fingerprint
@@ -285,7 +288,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             return unavailable(request, exc)
         counts = {level: ov.by_level.get(level, 0) for level in LEVELS}
         range_links = [
-            (value, label, link("/dashboard", _with_range(q, value)))
+            (value, label, link("/dashboard", _with_range(q, value, keep_times=False)))
             for value, label, _, _ in RANGES
         ]
         return page(
@@ -296,6 +299,9 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             total=ov.total,
             counts=counts,
             charts={k: Markup(v) for k, v in overview_charts(ov, q.span).items()},  # noqa: S704
+            tables=overview_tables(ov, q.span),
+            flagged_count=flagged(counts),
+            flagged_share=share(flagged(counts), ov.total),
             range_links=range_links,
             sessions_link=link("/dashboard/sessions", q),
             level_links={lv: link("/dashboard/sessions", _with_levels(q, lv)) for lv in LEVELS},
@@ -429,8 +435,14 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
     return router
 
 
-def _with_range(q: Query, value: str) -> Query:
-    return Query(q.where, q.values, value, q.span)
+def _with_range(q: Query, value: str, *, keep_times: bool = True) -> Query:
+    """``q`` with another time range; without ``keep_times``, ``since`` and ``until`` go
+    too (a range button replaces them; every other filter stays)."""
+    values = dict(q.values)
+    if not keep_times:
+        values.pop("since", None)
+        values.pop("until", None)
+    return Query(q.where, values, value, q.span)
 
 
 def _with_levels(q: Query, level: str) -> Query:

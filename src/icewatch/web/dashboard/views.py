@@ -20,12 +20,16 @@ from icewatch.web.charts import Series
 __all__ = [
     "LEVELS",
     "RANGES",
+    "DataTable",
     "SessionRow",
     "TimelineEvent",
     "detail_view",
+    "flagged",
     "fmt_time",
     "overview_charts",
+    "overview_tables",
     "session_row",
+    "share",
     "signal_choices",
 ]
 
@@ -189,6 +193,82 @@ def overview_charts(ov: Overview, span: int) -> dict[str, str]:
             uid="chart-surprisal",
         ),
     }
+
+
+@dataclass(frozen=True, slots=True)
+class DataTable:
+    """A chart's numbers as a table (under the chart, for screen readers and copying):
+    the first ``labels`` columns are text (the first names the row), the others are
+    numbers (right-aligned)."""
+
+    caption: str
+    headers: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    labels: int = 1
+
+
+def share(part: int, whole: int) -> str:
+    """``part`` of ``whole`` as a percentage for people: ``33.3 %``, ``0 %``, ``—``."""
+    if whole <= 0:
+        return "\u2014"
+    value = 100.0 * part / whole
+    return "0 %" if part == 0 else "100 %" if part == whole else f"{value:.1f} %"
+
+
+def flagged(counts: Mapping[str, int]) -> int:
+    """Sessions flagged: at ``medium`` or ``high``."""
+    return int(counts.get("medium", 0)) + int(counts.get("high", 0))
+
+
+def overview_tables(ov: Overview, span: int) -> dict[str, DataTable]:
+    """The numbers behind each of :func:`overview_charts`' charts (same keys)."""
+    order = ("high", "medium", "low", "pending")
+    timeline_rows = []
+    for start, counts in ov.timeline:
+        total = sum(int(counts.get(level, 0)) for level in order)
+        timeline_rows.append(
+            (
+                fmt_time(start)[:16] or "?",
+                *(str(int(counts.get(level, 0))) for level in order),
+                str(total),
+                share(flagged(counts), total),
+            )
+        )
+    return {
+        "timeline": DataTable(
+            "Sessions per time bucket by verdict level",
+            ("Bucket start (UTC)", *order, "Total", "Flagged (medium or high)"),
+            tuple(timeline_rows),
+        ),
+        "signals": DataTable(
+            "Sessions carrying each signal",
+            ("Signal", "Title", "Sessions"),
+            tuple(
+                (code, _RULES[code].title if code in _RULES else "", str(n))
+                for code, n in ov.top_signals[:10]
+            ),
+            labels=2,
+        ),
+        "providers": DataTable(
+            "Providers or ASNs of flagged sessions",
+            ("Provider / ASN", "Sessions at medium or high"),
+            tuple((name, str(n)) for name, n in ov.top_providers[:10]),
+        ),
+        "ttv": DataTable(
+            "Sessions by time to verdict",
+            ("Time to verdict", "Sessions"),
+            tuple((label, _count_text(n)) for label, n in _ttv_bins(ov.time_to_verdict)),
+        ),
+        "surprisal": DataTable(
+            "Sessions by network-fingerprint surprisal",
+            ("Surprisal (bits)", "Sessions"),
+            tuple((label, _count_text(n)) for label, n in _surprisal_bins(ov.surprisal)),
+        ),
+    }
+
+
+def _count_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
 # -- detail ----------------------------------------------------------------------------

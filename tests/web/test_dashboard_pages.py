@@ -13,8 +13,10 @@ import pytest
 
 from icewatch.core.scoring import RULES
 
-from .dashboard_support import dashboard_app, fill, keyed
+from .dashboard_support import dashboard_app, fill, keyed, session_links
+from .support import HOST
 from .test_dashboard import assert_valid_page
+from .test_dashboard_auth import login
 
 pytestmark = pytest.mark.anyio
 
@@ -149,3 +151,97 @@ async def test_flagged_share_and_range_buttons_keep_the_other_filters(tmp_path: 
                 "/dashboard?level=medium&ip=10.77.1.0%2F24&ua=Chrome&range=24h"
             )
             assert follow.status_code == 200
+
+
+async def test_delete_a_session_from_its_page(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web:
+        filled = await fill(web)
+        sid = filled.medium[0]
+        other = filled.medium[1]
+        async with web.client() as client:
+            assert (await login(client)).status_code == 303  # a browser: the cookie
+            detail = assert_valid_page(await client.get(f"/dashboard/sessions/{sid}"))
+            assert f'<a class="button danger-outline" href="/dashboard/sessions/{sid}/delete">' \
+                'Delete session</a>' in detail  # fmt: skip
+            assert (
+                f'<a class="button" href="/dashboard/sessions/{sid}?format=json&amp;download=1"'
+                " download>Export this session (JSON)</a>" in detail
+            )
+            download = await client.get(f"/dashboard/sessions/{sid}?format=json&download=1")
+            assert download.headers["content-disposition"] == (
+                f'attachment; filename="icewatch-session-{sid}.json"'
+            )
+            assert download.json()["id"] == sid
+            confirm = await client.get(f"/dashboard/sessions/{sid}/delete")
+            assert confirm.status_code == 200
+            html = assert_valid_page(confirm)
+            assert "<h1>Delete this session?</h1>" in html
+            assert f'<form method="post" action="/dashboard/sessions/{sid}/delete"' in html
+            assert f'<a class="button" href="/dashboard/sessions/{sid}">Cancel</a>' in html
+            # From another site: refused, nothing deleted.
+            for headers in (
+                {"Origin": "https://evil.example"},
+                {"Origin": "null"},
+                {"Origin": f"http://{HOST}", "Sec-Fetch-Site": "cross-site"},
+                {"Origin": f"http://{HOST}", "Sec-Fetch-Site": "same-site"},
+            ):
+                refused = await client.post(f"/dashboard/sessions/{sid}/delete", headers=headers)
+                assert refused.status_code == 403, headers
+                assert "posted from another site" in assert_valid_page(refused)
+                assert await web.store.get_session(sid) is not None
+            # The form, as a browser posts it.
+            done = await client.post(
+                f"/dashboard/sessions/{sid}/delete",
+                headers={"Origin": f"http://{HOST}", "Sec-Fetch-Site": "same-origin"},
+            )
+            assert done.status_code == 303
+            assert done.headers["location"] == f"/dashboard/sessions?deleted={sid}"
+            assert await web.store.get_session(sid) is None
+            assert await web.store.get_session(other) is not None
+            listed = assert_valid_page(await client.get(done.headers["location"]))
+            assert f'<p class="notice" role="status">Session {sid} deleted.</p>' in listed
+            assert sid not in session_links(listed)
+            # Gone: its page, its confirmation and a second delete are 404 pages.
+            for response in (
+                await client.get(f"/dashboard/sessions/{sid}"),
+                await client.get(f"/dashboard/sessions/{sid}/delete"),
+                await client.post(f"/dashboard/sessions/{sid}/delete"),
+            ):
+                assert response.status_code == 404
+                assert "No such session" in assert_valid_page(response)
+            # The notice only when it is true: a live session, or a made-up id.
+            for fake in (other, "AAAAAAAAAAAAAAAAAAAAAA&x", "<b>x</b>"):
+                page = assert_valid_page(
+                    await client.get("/dashboard/sessions", params={"deleted": fake})
+                )
+                assert 'class="notice"' not in page, fake
+        # Without credentials: the login form, nothing deleted.
+        async with web.client() as anonymous:
+            response = await anonymous.post(f"/dashboard/sessions/{other}/delete")
+            assert response.status_code == 303
+            assert response.headers["location"].startswith("/dashboard/login?next=")
+            wrong = await anonymous.post(
+                f"/dashboard/sessions/{other}/delete", headers={"X-API-Key": "x" * 20}
+            )
+            assert wrong.status_code == 401
+        assert await web.store.get_session(other) is not None
+        # A script with the API key (no Origin header) deletes too.
+        async with keyed(web) as client:
+            response = await client.post(f"/dashboard/sessions/{other}/delete")
+            assert response.status_code == 303
+        assert await web.store.get_session(other) is None
+        # The overview counts no more what is gone.
+        async with keyed(web) as client:
+            overview = assert_valid_page(await client.get("/dashboard"))
+        assert f"of {len(filled.all) - 2} sessions" in overview
+
+
+async def test_delete_with_a_failing_store_is_a_503_page(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web, keyed(web) as client:
+        await web.store.close()
+        for method in ("GET", "POST"):
+            response = await client.request(
+                method, "/dashboard/sessions/AAAAAAAAAAAAAAAAAAAAAA/delete"
+            )
+            assert response.status_code == 503, method
+            assert "Session storage is unavailable" in assert_valid_page(response)

@@ -339,12 +339,21 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         except IcewatchError as exc:
             return unavailable(request, exc)
         rows = [session_row(s) for s in result.sessions]
+        notice = ""
+        gone = params.get("deleted", "")
+        if is_session_id(gone):
+            try:  # only say so when it is true (the link may be old or made up)
+                if await ctx.store.get_session(gone) is None:
+                    notice = f"Session {gone} deleted."
+            except IcewatchError as exc:
+                return unavailable(request, exc)
         return page(
             request,
             "sessions.html",
             title="Sessions",
             logged_in=logged_in,
             rows=rows,
+            notice=notice,
             first_page=cursor is None,
             first_link=link("/dashboard/sessions", q),
             next_link=None
@@ -355,11 +364,9 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             **filter_form(q),
         )
 
-    @router.get("/sessions/{session_id}")
-    async def session_detail(request: Request, session_id: str) -> Response:
-        if (refused := await gate(request)) is not None:
-            return refused
-        logged_in = COOKIE_NAME in request.cookies
+    async def stored_or_404(
+        request: Request, session_id: str, logged_in: bool
+    ) -> StoredSession | Response:
         stored = None
         if is_session_id(session_id):
             try:
@@ -371,6 +378,16 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             return page(
                 request, "error.html", 404, title="Not found", logged_in=logged_in, message=message
             )
+        return stored
+
+    @router.get("/sessions/{session_id}")
+    async def session_detail(request: Request, session_id: str) -> Response:
+        if (refused := await gate(request)) is not None:
+            return refused
+        logged_in = COOKIE_NAME in request.cookies
+        stored = await stored_or_404(request, session_id, logged_in)
+        if not isinstance(stored, StoredSession):
+            return stored
         correlation, fingerprint = stored_fingerprint(stored.evidence)
         population = None
         if fingerprint is not None:
@@ -380,7 +397,12 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
                 log.error("session store failed reading fingerprint counts: %s", exc)
         document = stored_document(stored.evidence, stored.verdict, population, correlation)
         if request.query_params.get("format") == "json":
-            return JSONResponse(document, headers={"Cache-Control": "no-store"})
+            headers = {"Cache-Control": "no-store"}
+            if request.query_params.get("download"):
+                headers["Content-Disposition"] = (
+                    f'attachment; filename="icewatch-session-{session_id}.json"'
+                )
+            return JSONResponse(document, headers=headers)
         view = detail_view(document)
         view["timeline_svg"] = Markup(view["timeline_svg"])  # noqa: S704
         return page(
@@ -391,7 +413,58 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             created=fmt_time(stored.evidence.created_at),
             reported=fmt_time(stored.evidence.reported_at),
             json_link=f"/dashboard/sessions/{session_id}?format=json",
+            download_link=f"/dashboard/sessions/{session_id}?format=json&download=1",
+            delete_link=f"/dashboard/sessions/{session_id}/delete",
             **view,
+        )
+
+    # -- deleting one session ---------------------------------------------------------------
+
+    @router.get("/sessions/{session_id}/delete")
+    async def delete_confirm(request: Request, session_id: str) -> Response:
+        """The confirmation page: what will be deleted, and the button that does it."""
+        if (refused := await gate(request)) is not None:
+            return refused
+        logged_in = COOKIE_NAME in request.cookies
+        stored = await stored_or_404(request, session_id, logged_in)
+        if not isinstance(stored, StoredSession):
+            return stored
+        return page(
+            request,
+            "delete.html",
+            title=f"Delete session {session_id}",
+            logged_in=logged_in,
+            row=session_row(stored),
+        )
+
+    @router.post("/sessions/{session_id}/delete")
+    async def delete(request: Request, session_id: str) -> Response:
+        """Delete the session (``SessionStore.delete_session``: its evidence, verdict,
+        index rows, fingerprint count and undelivered webhook events), then back to the
+        list with a notice. The same CSRF care as the login form, plus ``Sec-Fetch-Site``."""
+        if (refused := await gate(request)) is not None:
+            return refused
+        logged_in = COOKIE_NAME in request.cookies
+        fetch_site = request.headers.get("sec-fetch-site", "same-origin").strip().lower()
+        if not same_origin(request) or fetch_site not in ("same-origin", "none"):
+            return page(request, "error.html", 403, title="Refused", logged_in=logged_in,
+                        message="The delete form was posted from another site.")  # fmt: skip
+        deleted = False
+        if is_session_id(session_id):
+            try:
+                deleted = await ctx.store.delete_session(session_id)
+            except IcewatchError as exc:
+                return unavailable(request, exc)
+        if not deleted:
+            message = "No such session (it may have expired, been purged or deleted already)."
+            return page(
+                request, "error.html", 404, title="Not found", logged_in=logged_in, message=message
+            )
+        log.info("dashboard: session %s deleted", session_id)
+        return RedirectResponse(
+            f"/dashboard/sessions?deleted={session_id}",
+            status_code=303,
+            headers={"Cache-Control": "no-store"},
         )
 
     # -- anything else under /dashboard -----------------------------------------------------

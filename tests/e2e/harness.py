@@ -116,6 +116,9 @@ class E2E:
         env = _clean_env(self.work)
         env["PYTHONPATH"] = f"{ROOT / 'src'}:{ROOT}"
         env["ICEWATCH_API_KEY"] = self.api_key
+        # Every browser of the sandbox shares one client address: the limit stays on
+        # (the real code path) but high enough for a whole run of scenarios.
+        env["ICEWATCH_RATE_LIMIT_SESSIONS"] = "2000/minute"
         return env
 
     def start(self) -> None:

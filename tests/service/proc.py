@@ -85,6 +85,9 @@ def env(**extra: str) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("ICEWATCH_")}
     base["PYTHONPATH"] = str(ROOT / "src")
     base["ICEWATCH_API_KEY"] = API_KEY
+    # Tests and benches flood from one loopback address on purpose; the limits have
+    # their own tests (tests/web/test_ratelimit.py, tests/service/test_rate_setting.py).
+    base["ICEWATCH_RATE_LIMIT_SESSIONS"] = "off"
     return base | extra
 
 

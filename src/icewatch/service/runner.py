@@ -53,6 +53,7 @@ from icewatch.service.errors import EXIT_CONFIG, EXIT_OK, StartupError
 from icewatch.service.housekeeping import start_housekeeping
 from icewatch.service.logformat import formatter
 from icewatch.service.pump import ObservationPump
+from icewatch.service.rate import RateValue
 from icewatch.service.settings import Settings
 from icewatch.service.webhooks import WebhookConfig, WebhookWorker
 from icewatch.store import StoreError, mask_url, open_state, open_store
@@ -283,7 +284,14 @@ def web_settings(settings: Settings) -> WebSettings:
         signal_weights=settings.signal_weights,
         peer_deadline=settings.peer_deadline,
         dashboard_login_ttl=settings.dashboard_login_ttl,
+        rate_limit_sessions=_rate(settings.rate_limit_sessions),
+        rate_limit_login=_rate(settings.rate_limit_login),
     )
+
+
+def _rate(value: RateValue) -> tuple[int, float] | None:
+    """A rate setting as the web adapter takes it: ``None`` when off."""
+    return (value[0], value[1]) if len(value) == 2 else None
 
 
 def _webhooks(settings: Settings, store: SessionStore) -> WebhookWorker | None:

@@ -28,6 +28,7 @@ from icewatch.core.addr import IPNetwork
 from icewatch.core.privacy import ADDRESS_MODES
 from icewatch.intel.sources import ALL_SOURCES
 from icewatch.service.duration import Duration
+from icewatch.service.rate import Rate, RateValue
 from icewatch.service.types import (
     Boolean,
     Choice,
@@ -210,6 +211,24 @@ SETTINGS: tuple[Setting, ...] = (
         (),
         "Web origins (comma-separated, `*` for any) allowed to call the API from their "
         "pages, for sites that embed the collector.",
+    ),
+    setting(
+        "rate_limit_sessions",
+        Rate(),
+        (30, 60.0),
+        "Most `POST /api/v1/sessions` per client (its address as `trusted_proxies` "
+        "resolve it; IPv6 per /64), e.g. `30/minute`, `5/10s`; more get `429 "
+        "rate_limited` with `Retry-After`. `off` turns the limit off. Kept in each "
+        "process's memory (docs/security.md#rate-limits).",
+    ),
+    setting(
+        "rate_limit_login",
+        Rate(),
+        (10, 60.0),
+        "Most failed authentications per client: wrong API keys at the dashboard "
+        "log-in and any request answered 401 for a wrong `Authorization` / `X-API-Key`. "
+        "Past it every log-in or authenticated request of that client gets 429 until "
+        "the bucket refills. `off` turns the limit off.",
     ),
     setting(
         "session_ttl",
@@ -462,6 +481,8 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     forwarded_header: str = "x-forwarded-for"
     cors_origins: tuple[str, ...] = ()
+    rate_limit_sessions: RateValue = (30, 60.0)
+    rate_limit_login: RateValue = (10, 60.0)
     session_ttl: int = 3600
     report_wait: float = 0.25
     collector_deadline_ms: int = 1500

@@ -14,6 +14,7 @@ from icewatch.web.limits import BodyLimitMiddleware
 from icewatch.web.logcontext import RequestIdMiddleware
 from icewatch.web.ops import ops_router
 from icewatch.web.pages import pages_router
+from icewatch.web.ratelimit import RateLimitMiddleware
 
 __all__ = ["create_app"]
 
@@ -41,6 +42,8 @@ def create_app(ctx: WebContext) -> FastAPI:
     app.include_router(api_router(ctx))
     app.include_router(ops_router(ctx))
     app.include_router(dashboard_router(ctx))
+    # Inside CORS, so that a 429 still carries the CORS headers the page needs to read it.
+    app.add_middleware(RateLimitMiddleware, ctx=ctx)
     origins = list(ctx.settings.cors_origins)
     if origins:
         app.add_middleware(

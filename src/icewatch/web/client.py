@@ -21,6 +21,7 @@ __all__ = [
     "EVIDENCE_HEADERS",
     "MAX_CHAIN",
     "MAX_HEADER_VALUE",
+    "client_ip",
     "forwarded_chain",
     "resolve_client",
     "sighting_from_request",
@@ -105,6 +106,16 @@ def _peer(request: Request) -> IPAddress:
         return _UNSPECIFIED  # a Unix socket: no network peer to record
     parsed = try_parse_ip(client.host)
     return _UNSPECIFIED if parsed is None else parsed.ip
+
+
+def client_ip(
+    request: Request, *, proxies: Sequence[IPNetwork], forwarded_header: str
+) -> IPAddress:
+    """The client address of ``request`` (as :func:`sighting_from_request` resolves it)."""
+    peer = _peer(request)
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    return resolve_client(peer, forwarded_chain(request, forwarded_header), proxies)
 
 
 def _evidence_headers(request: Request) -> tuple[tuple[str, str], ...]:

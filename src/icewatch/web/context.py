@@ -67,6 +67,11 @@ class WebSettings:
     peer_deadline: float = 2.0
     #: How long a dashboard login (its signed cookie) lasts, in seconds.
     dashboard_login_ttl: int = 8 * 3600
+    #: Per-client rate limits as (requests, per seconds); ``None`` is off. The service's
+    #: settings table turns them on by default (``rate_limit_sessions``,
+    #: ``rate_limit_login``); the adapter alone leaves them off.
+    rate_limit_sessions: tuple[int, float] | None = None
+    rate_limit_login: tuple[int, float] | None = None
 
     def __post_init__(self) -> None:
         if self.public_host is not None:
@@ -97,6 +102,10 @@ class WebSettings:
             raise ValueError("page_size must be 1..200")
         if not 300 <= self.dashboard_login_ttl <= 30 * 86400:
             raise ValueError("dashboard_login_ttl must be 5 minutes .. 30 days")
+        for name in ("rate_limit_sessions", "rate_limit_login"):
+            rate = getattr(self, name)
+            if rate is not None and not (1 <= rate[0] <= 1_000_000 and 0 < rate[1] <= 86400):
+                raise ValueError(f"{name} must be 1..1000000 requests per 0..86400 s")
         validate_weights(dict(self.signal_weights))
 
     @property

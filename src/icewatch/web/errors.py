@@ -41,6 +41,7 @@ ERROR_CODES: Mapping[str, int] = {
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "validation_failed": 422,
+    "rate_limited": 429,
     "internal_error": 500,
     "unavailable": 503,
     "peer_busy": 503,
@@ -58,6 +59,7 @@ _STATUS_CODES = {
     413: "body_too_large",
     415: "unsupported_media_type",
     422: "validation_failed",
+    429: "rate_limited",
     503: "unavailable",
 }
 

@@ -111,6 +111,14 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "icewatch_rate_limited",
+            "Requests refused by a per-client rate limit (429), by route: sessions or login",
+            ["route"],
+            registry=self.registry,
+        )
+        for route in ("sessions", "login"):
+            self.rate_limited.labels(route=route)  # both series from the start, at 0
         self.time_to_verdict = Histogram(
             "icewatch_time_to_verdict_seconds",
             "Time from session creation to its verdict",

@@ -180,8 +180,9 @@ SETTINGS: tuple[Setting, ...] = (
         "api_key",
         Text(min_length=16, max_length=256),
         None,
-        "Operator API key (at least 16 characters) for `GET /api/v1/sessions` and any "
-        "session's JSON. Without one, the operator endpoints are closed.",
+        "Operator API key (at least 16 characters) for `GET /api/v1/sessions`, any "
+        "session's JSON, `DELETE /api/v1/sessions/{id}`, `/metrics` and the dashboard. "
+        "Without one, the operator endpoints are closed.",
         secret=True,
     ),
     setting(
@@ -341,7 +342,7 @@ SETTINGS: tuple[Setting, ...] = (
         Url(("http", "https")),
         None,
         "URL (http or https) the server POSTs a signed event to when a session's verdict "
-        "is at or above `webhook_level` (docs/integration.md#webhooks). None: webhooks are "
+        "is at or above `webhook_level` (docs/integration.md#3-webhooks). None: webhooks are "
         "off. The server itself calls it: set it to your own endpoint only.",
     ),
     setting(

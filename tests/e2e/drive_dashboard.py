@@ -3,10 +3,11 @@
 ``python -m tests.e2e.drive_dashboard --base URL --key-file FILE --out DIR
 --filter-ip IP`` opens ``/dashboard`` (sent to the login form), tries a wrong key,
 logs in with the right one, opens the overview, the sessions list, applies the IP
-filter through the form, opens the first session's detail page, and saves a
-full-page screenshot of each page into ``DIR``. Prints one JSON object: per step the
-URL, HTTP status, heading, the session ids listed, plus every request URL the pages
-made and the console messages (a CSP violation shows up there).
+filter through the form, opens the first session's detail page, an unknown dashboard
+page (404), deletes the oldest session through its page's button and the confirmation
+page, logs out, and saves a full-page screenshot of each page into ``DIR``. Prints one
+JSON object: per step the URL, HTTP status, heading, the session ids listed, plus every
+request URL the pages made and the console messages (a CSP violation shows up there).
 Never ``playwright install``: it drives the system's ``/usr/bin/chromium``.
 """
 
@@ -28,6 +29,13 @@ SUMMARY = """() => ({
   h1: (document.querySelector('h1') || {}).textContent || '',
   badge: (document.querySelector('.verdict-head .badge') || {}).textContent || null,
   alert: (document.querySelector('.alert') || {}).textContent || null,
+  notice: (document.querySelector('.notice') || {}).textContent || null,
+  count: (document.querySelector('#sessions-count') || {}).textContent || null,
+  chips: Array.from(document.querySelectorAll('a.chip')).map(a => a.textContent.trim()),
+  data_tables: document.querySelectorAll('details.chart-data').length,
+  flagged: (document.querySelector('#flagged-share strong') || {}).textContent || null,
+  webhook: (document.querySelector('#webhook .badge') || {}).textContent || null,
+  webhook_text: (document.querySelector('#webhook .webhook-text') || {}).textContent || null,
   svgs: document.querySelectorAll('svg.chart').length,
   kpis: Object.fromEntries(Array.from(document.querySelectorAll('.kpi')).map(k =>
     [k.querySelector('.kpi-label').textContent.trim().toLowerCase(),
@@ -89,6 +97,21 @@ def run(base: str, key: str, out: Path, filter_ip: str) -> dict[str, Any]:
             with page.expect_navigation() as nav:
                 page.click("a.session-link >> nth=0")
             step("session-detail", nav.value.status if nav.value else None)
+
+            response = page.goto(f"{base}/dashboard/no-such-page")
+            step("not-found", response.status if response else None)
+
+            # Delete the oldest session through its page's button and the confirmation.
+            response = page.goto(f"{base}/dashboard/sessions")
+            with page.expect_navigation() as nav:
+                page.click("a.session-link >> nth=-1")
+            steps["delete-target"] = page.url.split("/")[-1]
+            with page.expect_navigation() as nav:
+                page.click("a.button.danger-outline")
+            step("delete-confirm", nav.value.status if nav.value else None)
+            with page.expect_navigation() as nav:
+                page.click("form.confirm button.danger")
+            step("deleted", nav.value.status if nav.value else None)
 
             with page.expect_navigation() as nav:
                 page.click("form.logout button")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,9 +14,10 @@ from typing import Any
 
 import httpx
 
+from icewatch.core.ports import SessionStore
 from icewatch.store import open_state, open_store
 from icewatch.web import WebContext, WebSettings, create_app
-from icewatch.web.context import Enricher
+from icewatch.web.context import Enricher, WebhookHook
 from icewatch.web.useragent import enrich_user_agent
 
 from .support import (
@@ -108,10 +109,15 @@ async def fill(web: Web) -> Filled:
 
 @asynccontextmanager
 async def dashboard_app(
-    tmp_path: Path, *, enrichers: tuple[Enricher, ...] = (), **settings: Any
+    tmp_path: Path,
+    *,
+    enrichers: tuple[Enricher, ...] = (),
+    webhooks: Callable[[SessionStore, Clock], WebhookHook] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Web]:
     """The app as :func:`tests.web.support.web_app` makes it, with the API key set and
-    the user-agent enricher the service wires in (so the browser columns fill)."""
+    the user-agent enricher the service wires in (so the browser columns fill);
+    ``webhooks`` makes the webhook hook from the store and the clock."""
     store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
     state = await open_state("memory://")
     clock = Clock()
@@ -124,6 +130,7 @@ async def dashboard_app(
         listener_ready=lambda: True,
         settings=WebSettings(**{"api_key": API_KEY, **settings}),
         enrichers=(enrich_user_agent, *enrichers),
+        webhooks=None if webhooks is None else webhooks(store, clock),
     )
     try:
         yield Web(create_app(ctx), ctx, clock, store, state)

@@ -5,15 +5,25 @@ overview's flagged share — on the real app over a real SQLite store."""
 
 from __future__ import annotations
 
+import asyncio
+import http.server
+import ipaddress
 import re
+import threading
+from collections.abc import Callable, Sequence
 from html import unescape
 from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 
+from icewatch.core.ports import OutboxItem, SessionFilter, SessionStore
 from icewatch.core.scoring import RULES
+from icewatch.core.verdict import Level
+from icewatch.service.webhooks import WebhookConfig, WebhookWorker
 
-from .dashboard_support import dashboard_app, fill, keyed, session_links
+from .dashboard_support import PROXY_PEER, dashboard_app, fill, keyed, session_links, visit
 from .support import HOST
 from .test_dashboard import assert_valid_page
 from .test_dashboard_auth import login
@@ -245,3 +255,248 @@ async def test_delete_with_a_failing_store_is_a_503_page(tmp_path: Path) -> None
             )
             assert response.status_code == 503, method
             assert "Session storage is unavailable" in assert_valid_page(response)
+
+
+class _Receiver:
+    """A real HTTP server on loopback answering the given statuses in turn (then 200)."""
+
+    def __init__(self) -> None:
+        self.statuses: list[int] = []
+        self.seen: list[bytes] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                receiver.seen.append(body)
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+async def _outbox_settles(
+    store: SessionStore, sid: str, done: Callable[[Sequence[OutboxItem]], bool]
+) -> Sequence[OutboxItem]:
+    for _ in range(500):
+        items = await store.outbox_for_session(sid)
+        if done(items):
+            return items
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the outbox of {sid} did not settle: {items}")
+
+
+def _webhook_card(html: str) -> str:
+    found = re.search(r'<section class="card" id="webhook">(.*?)</section>', html, re.S)
+    assert found is not None
+    return found.group(1)
+
+
+async def test_the_session_page_shows_its_webhook_delivery(tmp_path: Path) -> None:
+    receiver = _Receiver()
+    workers: list[WebhookWorker] = []
+
+    def hook(store: SessionStore, clock: Callable[[], float]) -> WebhookWorker:
+        config = WebhookConfig(
+            url=receiver.url, secret="webhook-secret-0123456789", level=Level.MEDIUM,
+            retry_base=600.0, timeout=5.0,
+        )  # fmt: skip
+        workers.append(WebhookWorker(store, config, clock=clock))
+        return workers[0]
+
+    try:
+        async with dashboard_app(tmp_path, webhooks=hook) as web:
+            worker = workers[0]
+            worker.start()
+            try:
+                low = await visit(web, "chromium-156-default", "10.77.1.2")
+                async with web.client(peer="192.0.2.44") as client:
+                    unreported = await web.create(client)
+                delivered = await visit(web, "chromium-156-nat", PROXY_PEER)
+                await _outbox_settles(web.store, delivered["id"], lambda items: not items)
+                receiver.statuses.append(500)
+                failing = await visit(web, "firefox-153-nat", PROXY_PEER)
+                await _outbox_settles(
+                    web.store, failing["id"], lambda items: bool(items) and items[0].attempts == 1
+                )
+                receiver.statuses.append(410)
+                gone = await visit(web, "chromium-156-nat", PROXY_PEER)
+                await _outbox_settles(
+                    web.store, gone["id"], lambda items: bool(items) and items[0].status == "dead"
+                )
+            finally:
+                await worker.close()
+            queued = await visit(web, "firefox-153-nat", PROXY_PEER)  # the worker is stopped
+            assert len(receiver.seen) == 3
+            async with keyed(web) as client:
+                cards = {
+                    name: _webhook_card(
+                        assert_valid_page(await client.get(f"/dashboard/sessions/{sid}"))
+                    )
+                    for name, sid in (
+                        ("low", low["id"]),
+                        ("unreported", unreported["id"]),
+                        ("delivered", delivered["id"]),
+                        ("failing", failing["id"]),
+                        ("gone", gone["id"]),
+                        ("queued", queued["id"]),
+                    )
+                }
+            assert '<span class="badge webhook-below">below</span>' in cards["low"]
+            assert (
+                "Not sent: the verdict (low) is below the webhook level (medium)." in cards["low"]
+            )
+            assert "webhook-unscored" in cards["unreported"]
+            assert "No verdict yet" in cards["unreported"]
+            # Delivered rows are deleted: the page says what it infers, and its caveats.
+            assert '<span class="badge webhook-delivered">delivered</span>' in cards["delivered"]
+            assert "Delivered, as far as icewatch can tell" in cards["delivered"]
+            assert "the outbox was full" in cards["delivered"]
+            assert "<table" not in cards["delivered"]
+            failing_card = cards["failing"]
+            assert '<span class="badge webhook-pending">pending</span>' in failing_card
+            assert "Pending: 1 failed attempt so far (last: HTTP 500); the next is due at " in (
+                failing_card
+            )
+            items = await web.store.outbox_for_session(failing["id"])
+            assert f'<td class="mono">{items[0].event.id}</td>' in failing_card
+            assert '<td class="num">1</td>' in failing_card
+            assert '<td class="mono">HTTP 500</td>' in failing_card
+            assert '<span class="badge webhook-dead">dead</span>' in cards["gone"]
+            assert "Dead: given up after 1 attempt (last: HTTP 410)." in cards["gone"]
+            assert "Queued: not sent yet; the next attempt is due now." in cards["queued"]
+            # Deleting the session deletes its undelivered event too.
+            async with keyed(web) as client:
+                response = await client.post(f"/dashboard/sessions/{queued['id']}/delete")
+                assert response.status_code == 303
+            assert await web.store.outbox_for_session(queued["id"]) == []
+            assert await web.store.outbox_items(status="pending", limit=10) == list(
+                await web.store.outbox_for_session(failing["id"])
+            )
+    finally:
+        receiver.close()
+
+
+async def test_no_webhook_card_when_webhooks_are_off(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path) as web:
+        doc = await visit(web, "chromium-156-nat", PROXY_PEER)
+        async with keyed(web) as client:
+            html = assert_valid_page(await client.get(f"/dashboard/sessions/{doc['id']}"))
+    assert 'id="webhook"' not in html
+
+
+def _params(href: str) -> list[tuple[str, str]]:
+    path, _, query = href.partition("?")
+    assert path == "/dashboard/sessions"
+    return sorted(parse_qsl(query))
+
+
+def _chips(html: str) -> dict[str, str]:
+    """``"Label: value"`` → the link that removes it."""
+    return {
+        f"{unescape(label)}: {unescape(value)}": unescape(href)
+        for href, label, value in re.findall(
+            r'<a class="chip" href="([^"]*)" title="Remove this filter">([^:<]*): '
+            r"<strong>([^<]*)</strong>",
+            html,
+        )
+    }
+
+
+async def test_active_filters_are_removable_chips(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path, page_size=4) as web:
+        filled = await fill(web)
+        async with keyed(web) as client:
+            plain = assert_valid_page(await client.get("/dashboard/sessions"))
+            assert 'class="chips"' not in plain
+            query = (
+                "level=medium,pending&ip=10.77.1.0%2F24&ua=Firefox&signal=ip.webrtc_http_mismatch"
+                "&provider=%3Cb%3EX&range=7d"
+            )
+            html = assert_valid_page(await client.get(f"/dashboard/sessions?{query}"))
+            assert '<nav class="chips" aria-label="Active filters">' in html
+            assert "<b>X" not in html
+            chips = {label: _params(href) for label, href in _chips(html).items()}
+            every = [("level", "medium,pending"), ("ip", "10.77.1.0/24"), ("ua", "Firefox"),
+                     ("signal", "ip.webrtc_http_mismatch"), ("provider", "<b>X"),
+                     ("range", "7d")]  # fmt: skip
+
+            def without(pair: tuple[str, str], *extra: tuple[str, str]) -> list[tuple[str, str]]:
+                return sorted([*(p for p in every if p != pair), *extra])
+
+            assert chips == {
+                "Level: medium": without(("level", "medium,pending"), ("level", "pending")),
+                "Level: pending": without(("level", "medium,pending"), ("level", "medium")),
+                "Signal: ip.webrtc_http_mismatch": without(("signal", "ip.webrtc_http_mismatch")),
+                "IP: 10.77.1.0/24": without(("ip", "10.77.1.0/24")),
+                "Provider: <b>X": without(("provider", "<b>X")),
+                "Browser: Firefox": without(("ua", "Firefox")),
+                "Range: 7d": without(("range", "7d")),
+            }
+            assert 'class="chips-clear" href="/dashboard/sessions">Clear all</a>' in html
+            # Removing chips one by one walks back to the whole list.
+            url = "/dashboard/sessions?level=medium&ip=10.77.1.3"
+            medium = assert_valid_page(await client.get(url))
+            assert set(session_links(medium)) == set(filled.medium) & set(
+                filled.by_peer[PROXY_PEER]
+            )
+            links = _chips(medium)
+            assert set(links) == {"Level: medium", "IP: 10.77.1.3"}
+            wider = assert_valid_page(await client.get(links["Level: medium"]))
+            assert set(session_links(wider)) == set(filled.by_peer[PROXY_PEER])
+            assert set(_chips(wider)) == {"IP: 10.77.1.3"}
+            everything = assert_valid_page(await client.get(_chips(wider)["IP: 10.77.1.3"]))
+            assert 'class="chips"' not in everything
+
+
+def _count(html: str) -> str | None:
+    found = re.search(r'<span class="sessions-count" id="sessions-count">([^<]*)</span>', html)
+    return None if found is None else found.group(1)
+
+
+async def test_the_first_page_counts_the_matching_sessions(tmp_path: Path) -> None:
+    async with dashboard_app(tmp_path, page_size=4) as web:
+        filled = await fill(web)
+        async with keyed(web) as client:
+            first = assert_valid_page(await client.get("/dashboard/sessions"))
+            assert _count(first) == f"{len(filled.all)} sessions stored"
+            # Later pages do not count again.
+            older = re.search(r'<a class="button" href="([^"]+)" rel="next">', first)
+            assert older is not None
+            second = assert_valid_page(await client.get(unescape(older.group(1))))
+            assert _count(second) is None
+            proxied = set(filled.medium) & set(filled.by_peer[PROXY_PEER])
+            medium = assert_valid_page(
+                await client.get(f"/dashboard/sessions?level=medium&ip={PROXY_PEER}")
+            )
+            assert _count(medium) == f"{len(proxied)} sessions match"
+            one = assert_valid_page(await client.get("/dashboard/sessions?ip=192.0.2.44"))
+            assert _count(one) == "1 session matches"
+            none = assert_valid_page(await client.get("/dashboard/sessions?level=high"))
+            assert _count(none) == "0 sessions match"
+        # The store's count is the listing's length, for every kind of filter.
+        for where in (
+            SessionFilter(),
+            SessionFilter(levels=frozenset({"low", "pending"})),
+            SessionFilter(signal="ip.webrtc_http_mismatch"),
+            SessionFilter(network=ipaddress.ip_network("10.77.1.0/24")),
+            SessionFilter(ua_family="firefox"),
+            SessionFilter(since=web.clock() - 150, until=web.clock()),
+        ):
+            page = await web.store.query_sessions(where, limit=200)
+            assert await web.store.count_matching(where) == len(page.sessions), where
+            assert await web.store.count_matching(where, limit=1) == min(1, len(page.sessions))
+        for bad in (0, -1, True, 10**8):
+            with pytest.raises(ValueError, match="limit"):
+                await web.store.count_matching(SessionFilter(), limit=bad)

@@ -190,6 +190,10 @@ class SessionStore(Protocol):
     async def overview(self, where: SessionFilter, *, buckets: int = 24) -> Overview:
         """The aggregates of :class:`Overview` over the sessions ``where`` matches."""
 
+    async def count_matching(self, where: SessionFilter, *, limit: int = 100_000) -> int:
+        """How many sessions ``where`` matches, counted no further than ``limit`` (a
+        result of ``limit`` means "at least that many")."""
+
     async def delete_session(self, session_id: str) -> bool:
         """Delete one session and everything stored about it; ``False`` if it was absent."""
 
@@ -216,6 +220,10 @@ class SessionStore(Protocol):
 
     async def outbox_items(self, *, status: str, limit: int) -> Sequence[OutboxItem]:
         """Events of one status, oldest first (for inspection)."""
+
+    async def outbox_for_session(self, session_id: str) -> Sequence[OutboxItem]:
+        """One session's events still in the outbox (pending or dead; delivered ones are
+        deleted), oldest first, at most 20 (the dashboard's delivery state)."""
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         """The persistent secret called ``name``: stored on first call (``new_secret``),

@@ -179,6 +179,11 @@ class WebhookWorker:
     def queue_max(self) -> int:
         return self.config.queue_max
 
+    @property
+    def level(self) -> Level:
+        """The lowest verdict level that is announced (``webhook_level``)."""
+        return self.config.level
+
     def event_for(self, evidence: SessionEvidence, verdict: Verdict) -> OutboxEvent | None:
         """The event announcing this verdict, or ``None`` below ``webhook_level``."""
         if not at_or_above(verdict.level, self.config.level):

@@ -22,6 +22,7 @@ __all__ = [
     "claim",
     "done",
     "enqueue",
+    "for_session",
     "items",
     "retry",
     "stats",
@@ -124,5 +125,17 @@ def items(conn: sqlite3.Connection, *, status: str, limit: int) -> Sequence[Outb
         f"SELECT {_COLUMNS} FROM webhook_outbox WHERE status = ?"  # noqa: S608
         " ORDER BY created_at, id LIMIT ?",
         (status, max(1, min(int(limit), 10_000))),
+    ).fetchall()
+    return [_item(r) for r in rows]
+
+
+def for_session(conn: sqlite3.Connection, session_id: str, *, limit: int = 20) -> list[OutboxItem]:
+    """One session's events still in the outbox (pending or dead), oldest first (through
+    the ``webhook_outbox_by_session`` index). Delivered events are deleted, so they are
+    never among them."""
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM webhook_outbox WHERE session_id = ?"  # noqa: S608
+        " ORDER BY created_at, id LIMIT ?",
+        (session_id, max(1, min(int(limit), 1000))),
     ).fetchall()
     return [_item(r) for r in rows]

@@ -55,6 +55,8 @@ REINDEX_BATCH = 500
 REWRITE_BATCH = 200
 #: Sessions deleted per transaction by :meth:`SqliteStore.purge`.
 PURGE_BATCH = 500
+#: How far :meth:`SqliteStore.count_matching` counts by default.
+COUNT_LIMIT = 100_000
 #: Longest cursor text accepted (an opaque token of a float and a session id).
 _MAX_CURSOR = 512
 _MAX_SECRET_NAME = 200
@@ -640,6 +642,11 @@ class SqliteStore:
     async def outbox_items(self, *, status: str, limit: int) -> Sequence[OutboxItem]:
         return await self._db.read(lambda conn: _outbox.items(conn, status=status, limit=limit))
 
+    async def outbox_for_session(self, session_id: str) -> Sequence[OutboxItem]:
+        if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
+            return []
+        return await self._db.read(lambda conn: _outbox.for_session(conn, session_id))
+
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:
             raise ValueError(f"secret name must be 1..{_MAX_SECRET_NAME} characters")
@@ -698,6 +705,19 @@ class SqliteStore:
         return await self._db.read(
             lambda conn: compute_overview(conn, where, condition, params, buckets)
         )
+
+    async def count_matching(self, where: SessionFilter, *, limit: int = COUNT_LIMIT) -> int:
+        """How many sessions ``where`` matches, counted no further than ``limit`` (so the
+        cost stays bounded however many match: ``limit`` means "at least ``limit``")."""
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 10**7:
+            raise ParseError("limit", "must be an integer in 1..10000000")
+        condition, params = self._where(where)
+        sql = (
+            "SELECT COUNT(*) FROM (SELECT 1 FROM sessions AS s"  # noqa: S608
+            f" WHERE {condition} LIMIT ?)"
+        )
+        row = await self._db.read(lambda conn: conn.execute(sql, [*params, limit]).fetchone())
+        return int(row[0])
 
     async def delete_session(self, session_id: str) -> bool:
         """Delete the session row; its observations and index rows go by ``ON DELETE

@@ -16,7 +16,7 @@ from icewatch.core.addr import IPNetwork
 from icewatch.core.evidence import SessionEvidence
 from icewatch.core.ports import CorrelationState, OutboxEvent, PeerService, SessionStore
 from icewatch.core.scoring import validate_weights
-from icewatch.core.verdict import Verdict
+from icewatch.core.verdict import Level, Verdict
 from icewatch.web.host import normalise_host
 from icewatch.web.metrics import Metrics
 
@@ -135,6 +135,11 @@ class WebhookHook(Protocol):
     @property
     def queue_max(self) -> int:
         """Most events pending in the outbox; more are refused."""
+
+    @property
+    def level(self) -> Level:
+        """The lowest verdict level announced (``webhook_level``; the dashboard's
+        delivery state)."""
 
     def event_for(self, evidence: SessionEvidence, verdict: Verdict) -> OutboxEvent | None:
         """The event announcing this verdict, or ``None`` below the configured level."""

@@ -55,6 +55,7 @@ from icewatch.web.dashboard.views import (
     session_row,
     share,
     signal_choices,
+    webhook_state,
 )
 from icewatch.web.render import stored_document, stored_fingerprint
 
@@ -78,6 +79,8 @@ _HEADERS = {
 EXPORT_PAGE = 200
 _MAX_FORM_BYTES = 4096
 _SECRET_NAME = "dashboard-cookie"  # noqa: S105 - the name, not the secret
+#: The sessions list counts the matching sessions up to this many (one bounded COUNT).
+_COUNT_LIMIT = 100_000
 _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
@@ -339,6 +342,12 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
         except IcewatchError as exc:
             return unavailable(request, exc)
         rows = [session_row(s) for s in result.sessions]
+        count = None
+        if cursor is None:  # the first page: how many match (one bounded COUNT)
+            try:
+                count = await ctx.store.count_matching(q.where, limit=_COUNT_LIMIT)
+            except IcewatchError as exc:
+                return unavailable(request, exc)
         notice = ""
         gone = params.get("deleted", "")
         if is_session_id(gone):
@@ -354,6 +363,8 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             logged_in=logged_in,
             rows=rows,
             notice=notice,
+            chips=_chips(q, "/dashboard/sessions"),
+            count=None if count is None else _count_text(count, bool(q.pairs())),
             first_page=cursor is None,
             first_link=link("/dashboard/sessions", q),
             next_link=None
@@ -405,6 +416,15 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
             return JSONResponse(document, headers=headers)
         view = detail_view(document)
         view["timeline_svg"] = Markup(view["timeline_svg"])  # noqa: S704
+        view["webhook"] = None
+        if ctx.webhooks is not None:
+            threshold = ctx.webhooks.level
+            try:
+                items = await ctx.store.outbox_for_session(session_id)
+            except IcewatchError as exc:
+                return unavailable(request, exc)
+            level = None if stored.verdict is None else str(stored.verdict.level)
+            view["webhook"] = webhook_state(items, level, str(threshold), ctx.clock())
         return page(
             request,
             "session.html",
@@ -516,6 +536,52 @@ def _with_range(q: Query, value: str, *, keep_times: bool = True) -> Query:
         values.pop("since", None)
         values.pop("until", None)
     return Query(q.where, values, value, q.span)
+
+
+def _count_text(count: int, filtered: bool) -> str:
+    """``1 session matches``, ``12,345 sessions stored``, ``100,000+ sessions match``
+    (counting stopped at the limit)."""
+    more = "+" if count >= _COUNT_LIMIT else ""
+    one = count == 1 and not more
+    verb = ("matches" if one else "match") if filtered else "stored"
+    return f"{count:,}{more} session{'' if one else 's'} {verb}"
+
+
+_CHIP_LABELS = {
+    "level": "Level",
+    "signal": "Signal",
+    "ip": "IP",
+    "provider": "Provider",
+    "since": "Since",
+    "until": "Until",
+    "ua": "Browser",
+}
+
+
+def _chips(q: Query, path: str) -> list[tuple[str, str, str]]:
+    """The active filters as ``(label, value, link without it)``: one chip per level
+    (``level=medium,high`` gives two), per other value, and the time range."""
+
+    def href(values: dict[str, tuple[str, ...]], picked: str) -> str:
+        pairs = Query(q.where, values, picked, q.span).pairs()
+        return path + (f"?{urlencode(pairs)}" if pairs else "")
+
+    chips: list[tuple[str, str, str]] = []
+    levels = [level for level in LEVELS if level in q.where.levels]
+    for level in levels:
+        values = dict(q.values)
+        values["level"] = tuple(other for other in levels if other != level)
+        chips.append(("Level", level, href(values, q.range)))
+    for key, label in _CHIP_LABELS.items():
+        if key == "level":
+            continue
+        for value in q.values.get(key, ()):
+            values = dict(q.values)
+            values[key] = tuple(other for other in values[key] if other != value)
+            chips.append((label, value, href(values, q.range)))
+    if q.range and q.range != "all":
+        chips.append(("Range", q.range, href(dict(q.values), "")))
+    return chips
 
 
 def _with_levels(q: Query, level: str) -> Query:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from icewatch.core.export import session_level, session_provider
-from icewatch.core.ports import Overview, StoredSession
+from icewatch.core.ports import OutboxItem, Overview, StoredSession
 from icewatch.core.scoring import RULES
 from icewatch.web import charts
 from icewatch.web.charts import Series
@@ -23,6 +23,7 @@ __all__ = [
     "DataTable",
     "SessionRow",
     "TimelineEvent",
+    "WebhookState",
     "detail_view",
     "flagged",
     "fmt_time",
@@ -31,6 +32,7 @@ __all__ = [
     "session_row",
     "share",
     "signal_choices",
+    "webhook_state",
 ]
 
 LEVELS = ("low", "medium", "high", "pending")
@@ -269,6 +271,85 @@ def overview_tables(ov: Overview, span: int) -> dict[str, DataTable]:
 
 def _count_text(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
+
+
+# -- webhook delivery ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookState:
+    """What the dashboard can say about one session's webhook: ``state`` is ``pending``,
+    ``dead``, ``delivered`` (no row left at or above the level: the likely reading, with
+    its caveats in ``text``), ``below`` (not announced) or ``unscored``."""
+
+    state: str
+    text: str
+    events: tuple[dict[str, str], ...] = ()
+
+
+def webhook_state(
+    items: Sequence[OutboxItem], level: str | None, threshold: str, now: float
+) -> WebhookState:
+    """The delivery state from the session's outbox rows, its verdict level (``None``:
+    not reported) and ``webhook_level``. Delivered events are deleted from the outbox, so
+    "delivered" is an inference from absence, and the wording says so."""
+    events = tuple(
+        {
+            "id": item.event.id,
+            "status": item.status,
+            "queued": fmt_time(item.event.created_at),
+            "attempts": str(item.attempts),
+            "next": fmt_time(item.next_at) if item.status == "pending" else "",
+            "error": item.last_error or "",
+        }
+        for item in items
+    )
+    if any(item.status == "pending" for item in items):
+        item = next(i for i in items if i.status == "pending")
+        if item.attempts == 0:
+            text = "Queued: not sent yet; the next attempt is due " + _when(item.next_at, now)
+        else:
+            text = (
+                f"Pending: {item.attempts} failed attempt{'s' if item.attempts != 1 else ''} "
+                f"so far (last: {item.last_error or 'unknown'}); the next is due "
+                + _when(item.next_at, now)
+            )
+        return WebhookState("pending", text, events)
+    if items:
+        item = items[-1]
+        text = (
+            f"Dead: given up after {item.attempts} attempt{'s' if item.attempts != 1 else ''}"
+            f" (last: {item.last_error or 'unknown'}). The event is kept in the outbox for"
+            " inspection and is not retried."
+        )
+        return WebhookState("dead", text, events)
+    if level is None:
+        return WebhookState(
+            "unscored", "No verdict yet: an event is queued, if at all, when the page reports."
+        )
+    if _RANK.get(level, -1) < _RANK.get(threshold, 99):
+        return WebhookState(
+            "below", f"Not sent: the verdict ({level}) is below the webhook level ({threshold})."
+        )
+    return WebhookState(
+        "delivered",
+        "Delivered, as far as icewatch can tell: the verdict reached the webhook level"
+        f" ({threshold}) and no event for this session is waiting or failed (delivered events"
+        " are removed from the outbox). An event is also absent if the outbox was full when"
+        " the report came in, or if webhooks were turned on, or the level raised by a"
+        " rescore, after it.",
+    )
+
+
+_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+def _when(ts: float, now: float) -> str:
+    if ts <= now:
+        return "now."
+    seconds = ts - now
+    span = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+    return f"at {fmt_time(ts)} (in {span})."
 
 
 # -- detail ----------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from icewatch.cli.sdp import sdp
 from icewatch.cli.serve import config, serve
 from icewatch.cli.sessions import sessions
 from icewatch.cli.stun import stun
+from icewatch.cli.webhooks import webhooks
 
 __all__ = ["cli", "main"]
 
@@ -42,6 +43,7 @@ cli.add_command(analyze)
 cli.add_command(rescore)
 cli.add_command(sessions)
 cli.add_command(purge)
+cli.add_command(webhooks)
 
 
 @cli.command()

@@ -26,6 +26,7 @@ __all__ = [
     "CorrelationState",
     "OutboxEvent",
     "OutboxItem",
+    "OutboxSummary",
     "Overview",
     "PeerService",
     "Rescored",
@@ -139,6 +140,19 @@ class OutboxItem:
     attempts: int
     next_at: float
     last_error: str | None = None
+    updated_at: float | None = None  # when the row last changed (the last attempt)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxSummary:
+    """The webhook outbox at a glance (``icewatch webhooks status``)."""
+
+    pending: int
+    dead: int
+    oldest_pending: float | None  # created_at of the oldest pending event
+    oldest_dead: float | None
+    next_due: float | None  # the earliest pending next_at
+    last_errors: tuple[OutboxItem, ...]  # the most recent failures first
 
 
 class SessionStore(Protocol):
@@ -224,6 +238,18 @@ class SessionStore(Protocol):
     async def outbox_for_session(self, session_id: str) -> Sequence[OutboxItem]:
         """One session's events still in the outbox (pending or dead; delivered ones are
         deleted), oldest first, at most 20 (the dashboard's delivery state)."""
+
+    async def outbox_summary(self, *, errors: int = 5) -> OutboxSummary:
+        """Counts, the oldest events, the next attempt and the ``errors`` most recent
+        failures (for operators)."""
+
+    async def outbox_requeue(self, event_ids: Sequence[str] | None, *, now: float) -> list[str]:
+        """Put dead events back in the queue (due at ``now``, attempts from zero): those
+        of ``event_ids`` that are dead, or every dead one for ``None``; return their ids."""
+
+    async def outbox_drop(self, event_ids: Sequence[str] | None) -> list[str]:
+        """Delete the events of ``event_ids`` (any status), or every dead one for
+        ``None``; return the ids deleted."""
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         """The persistent secret called ``name``: stored on first call (``new_secret``),

@@ -14,25 +14,30 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from icewatch.core.ports import OutboxEvent, OutboxItem
+from icewatch.core.ports import OutboxEvent, OutboxItem, OutboxSummary
 
 __all__ = [
     "MAX_ERROR_CHARS",
     "STATUSES",
     "claim",
     "done",
+    "drop",
     "enqueue",
     "for_session",
     "items",
+    "requeue",
     "retry",
     "stats",
+    "summary",
 ]
 
 STATUSES = ("pending", "dead")
 #: Longest failure text kept per event.
 MAX_ERROR_CHARS = 500
 
-_COLUMNS = "id, session_id, created_at, body, status, attempts, next_at, last_error"
+_COLUMNS = "id, session_id, created_at, body, status, attempts, next_at, last_error, updated_at"
+#: Most ids one requeue/drop statement names (SQLite's variable limit is far above).
+_ID_CHUNK = 500
 
 
 def enqueue(conn: sqlite3.Connection, event: OutboxEvent, *, limit: int, now: float) -> bool:
@@ -56,13 +61,14 @@ def enqueue(conn: sqlite3.Connection, event: OutboxEvent, *, limit: int, now: fl
 
 
 def _item(row: Any) -> OutboxItem:
-    eid, sid, created, body, status, attempts, next_at, error = tuple(row)
+    eid, sid, created, body, status, attempts, next_at, error, updated = tuple(row)
     return OutboxItem(
         event=OutboxEvent(str(eid), str(sid), float(created), bytes(body)),
         status=str(status),
         attempts=int(attempts),
         next_at=float(next_at),
         last_error=None if error is None else str(error),
+        updated_at=None if updated is None else float(updated),
     )
 
 
@@ -139,3 +145,92 @@ def for_session(conn: sqlite3.Connection, session_id: str, *, limit: int = 20) -
         (session_id, max(1, min(int(limit), 1000))),
     ).fetchall()
     return [_item(r) for r in rows]
+
+
+# -- operators (icewatch webhooks) -------------------------------------------------------
+
+
+def summary(conn: sqlite3.Connection, *, errors: int = 5) -> OutboxSummary:
+    """Counts, the oldest pending and dead events, the next attempt and the ``errors``
+    most recent failures (most recent first)."""
+    counts = dict.fromkeys(STATUSES, 0)
+    oldest: dict[str, float | None] = dict.fromkeys(STATUSES, None)
+    for status, count, first in conn.execute(
+        "SELECT status, COUNT(*), MIN(created_at) FROM webhook_outbox GROUP BY status"
+    ).fetchall():
+        counts[str(status)] = int(count)
+        oldest[str(status)] = None if first is None else float(first)
+    row = conn.execute(
+        "SELECT MIN(next_at) FROM webhook_outbox WHERE status = 'pending'"
+    ).fetchone()
+    failed = conn.execute(
+        f"SELECT {_COLUMNS} FROM webhook_outbox WHERE last_error IS NOT NULL"  # noqa: S608
+        " ORDER BY updated_at DESC, id LIMIT ?",
+        (max(0, min(int(errors), 100)),),
+    ).fetchall()
+    return OutboxSummary(
+        pending=counts["pending"],
+        dead=counts["dead"],
+        oldest_pending=oldest["pending"],
+        oldest_dead=oldest["dead"],
+        next_due=None if row[0] is None else float(row[0]),
+        last_errors=tuple(_item(r) for r in failed),
+    )
+
+
+def _chunks(ids: Sequence[str]) -> list[Sequence[str]]:
+    return [ids[i : i + _ID_CHUNK] for i in range(0, len(ids), _ID_CHUNK)]
+
+
+def requeue(conn: sqlite3.Connection, event_ids: Sequence[str] | None, *, now: float) -> list[str]:
+    """Dead events back to ``pending``, due at ``now``, attempts from zero (the last
+    error is kept until the next attempt); ``None``: every dead event. Return their ids."""
+    if event_ids is None:
+        batches: list[Sequence[str]] = [
+            [str(r[0]) for r in conn.execute("SELECT id FROM webhook_outbox WHERE status = 'dead'")]
+        ]
+    else:
+        batches = _chunks(list(event_ids))
+    done: list[str] = []
+    for batch in batches:
+        if not batch:
+            continue
+        marks = ",".join("?" * len(batch))
+        found = [
+            str(r[0])
+            for r in conn.execute(
+                f"SELECT id FROM webhook_outbox WHERE status = 'dead' AND id IN ({marks})",  # noqa: S608
+                tuple(batch),
+            )
+        ]
+        conn.executemany(
+            "UPDATE webhook_outbox SET status = 'pending', attempts = 0, next_at = ?,"
+            " updated_at = ? WHERE id = ?",
+            [(now, now, eid) for eid in found],
+        )
+        done.extend(found)
+    return done
+
+
+def drop(conn: sqlite3.Connection, event_ids: Sequence[str] | None) -> list[str]:
+    """Delete the events ``event_ids`` (any status); ``None``: every dead event. Return
+    the ids deleted."""
+    if event_ids is None:
+        found = [
+            str(r[0]) for r in conn.execute("SELECT id FROM webhook_outbox WHERE status = 'dead'")
+        ]
+        conn.execute("DELETE FROM webhook_outbox WHERE status = 'dead'")
+        return found
+    done: list[str] = []
+    for batch in _chunks(list(event_ids)):
+        marks = ",".join("?" * len(batch))
+        found = [
+            str(r[0])
+            for r in conn.execute(
+                f"SELECT id FROM webhook_outbox WHERE id IN ({marks})",  # noqa: S608
+                tuple(batch),
+            )
+        ]
+        conn.executemany("DELETE FROM webhook_outbox WHERE id = ?", [(eid,) for eid in found])
+        done.extend(found)
+    return done

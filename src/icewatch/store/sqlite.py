@@ -25,6 +25,7 @@ from icewatch.core.fingerprint import NetworkFingerprint, Population
 from icewatch.core.ports import (
     OutboxEvent,
     OutboxItem,
+    OutboxSummary,
     Overview,
     Rescored,
     SessionBatch,
@@ -646,6 +647,17 @@ class SqliteStore:
         if not isinstance(session_id, str) or not session_id or len(session_id) > 200:
             return []
         return await self._db.read(lambda conn: _outbox.for_session(conn, session_id))
+
+    async def outbox_summary(self, *, errors: int = 5) -> OutboxSummary:
+        return await self._db.read(lambda conn: _outbox.summary(conn, errors=errors))
+
+    async def outbox_requeue(self, event_ids: Sequence[str] | None, *, now: float) -> list[str]:
+        ids = None if event_ids is None else [str(e) for e in event_ids]
+        return await self._db.write(lambda conn: _outbox.requeue(conn, ids, now=now))
+
+    async def outbox_drop(self, event_ids: Sequence[str] | None) -> list[str]:
+        ids = None if event_ids is None else [str(e) for e in event_ids]
+        return await self._db.write(lambda conn: _outbox.drop(conn, ids))
 
     async def server_secret(self, name: str, new_secret: bytes) -> bytes:
         if not isinstance(name, str) or not name or len(name) > _MAX_SECRET_NAME:

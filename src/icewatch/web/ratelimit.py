@@ -41,7 +41,7 @@ from icewatch.web.errors import error_response
 
 __all__ = ["DEFAULT_MAX_KEYS", "RateLimitMiddleware", "RateLimiter", "client_key"]
 
-#: Most clients tracked per limit (about 150 bytes each).
+#: Most clients tracked per limit (about 190 bytes each: at most ~3.5 MiB per limit).
 DEFAULT_MAX_KEYS = 20_000
 #: Full buckets looked at (and dropped) at the old end on each hit: amortised clean-up.
 _SWEEP = 2

@@ -51,13 +51,13 @@ def test_rates_are_shown_as_written() -> None:
 
 def test_defaults_sources_and_wiring(tmp_path: Path) -> None:
     settings = load_settings(env={})
-    assert settings.rate_limit_sessions == (30, 60.0)
+    assert settings.rate_limit_sessions == (120, 60.0)
     assert settings.rate_limit_login == (10, 60.0)
     web = web_settings(settings)
-    assert web.rate_limit_sessions == (30, 60.0)
+    assert web.rate_limit_sessions == (120, 60.0)
     assert web.rate_limit_login == (10, 60.0)
     rows = {name: (shown, source) for name, shown, source in settings.effective()}
-    assert rows["rate_limit_sessions"] == ("30/minute", "default")
+    assert rows["rate_limit_sessions"] == ("120/minute", "default")
 
     config = tmp_path / "icewatch.toml"
     config.write_text('rate_limit_sessions = "off"\nrate_limit_login = "3/10s"\n')

@@ -20,7 +20,17 @@ from icewatch.web.metrics import Metrics
 from icewatch.web.ratelimit import RateLimiter, client_key
 
 from .dashboard_support import dashboard_app
-from .support import API_KEY, SECRET, Clock, Web, assert_error_shape, web_app
+from .support import (
+    API_KEY,
+    SECRET,
+    Clock,
+    Web,
+    assert_error_shape,
+    capture,
+    capture_names,
+    report_from_capture,
+    web_app,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -266,6 +276,27 @@ async def test_wrong_api_keys_on_the_api_are_limited_too(tmp_path: Path) -> None
         async with web.client(peer="198.51.100.21", headers={"X-API-Key": API_KEY}) as client:
             for _ in range(10):
                 assert (await client.get("/api/v1/sessions")).status_code == 200
+
+
+async def test_a_key_guesser_does_not_stop_reports_from_the_same_address(tmp_path: Path) -> None:
+    """Visitors behind one NAT share an address: someone there guessing the API key is
+    refused, but the page's report and offer (session token only) are not limited."""
+    async with dashboard_app(tmp_path, rate_limit_login=PER_MINUTE_3) as web:
+        wrong = {"X-API-Key": "wrong-key-0123456789"}
+        async with web.client(peer="198.51.100.30", headers=wrong) as client:
+            for _ in range(3):
+                assert (await client.get("/api/v1/sessions")).status_code == 401
+            assert (await client.get("/api/v1/sessions")).status_code == 429
+        async with web.client(peer="198.51.100.30") as client:
+            created = await web.create(client)
+            # A wrong session token is a 401, never a 429, and costs nothing.
+            bad = dict(created, token=created["token"][:-4] + "AAAA")
+            body = report_from_capture(capture(capture_names()[0]))
+            for _ in range(5):
+                assert (await web.report(client, bad, body)).status_code == 401
+            answer = await web.report(client, created, body)
+            assert answer.status_code == 200, answer.text
+            assert answer.json()["verdict"]["level"] in ("low", "medium", "high")
 
 
 async def test_login_limit_off(tmp_path: Path) -> None:

@@ -216,11 +216,13 @@ SETTINGS: tuple[Setting, ...] = (
     setting(
         "rate_limit_sessions",
         Rate(),
-        (30, 60.0),
+        (120, 60.0),
         "Most `POST /api/v1/sessions` per client (its address as `trusted_proxies` "
-        "resolve it; IPv6 per /64), e.g. `30/minute`, `5/10s`; more get `429 "
-        "rate_limited` with `Retry-After`. `off` turns the limit off. Kept in each "
-        "process's memory (docs/security.md#rate-limits).",
+        "resolve it; IPv6 per /64), e.g. `120/minute`, `5/10s`; more get `429 "
+        "rate_limited` with `Retry-After`. Many visitors can share one IPv4 address "
+        "(carrier-grade NAT, offices): raise it for a busy site rather than lose their "
+        "verdicts. `off` turns the limit off. Kept in each process's memory "
+        "(docs/security.md#rate-limits).",
     ),
     setting(
         "rate_limit_login",
@@ -482,7 +484,7 @@ class Settings:
     trusted_proxies: tuple[IPNetwork, ...] = ()
     forwarded_header: str = "x-forwarded-for"
     cors_origins: tuple[str, ...] = ()
-    rate_limit_sessions: RateValue = (30, 60.0)
+    rate_limit_sessions: RateValue = (120, 60.0)
     rate_limit_login: RateValue = (10, 60.0)
     session_ttl: int = 3600
     report_wait: float = 0.25

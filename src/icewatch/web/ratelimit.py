@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
@@ -136,6 +137,10 @@ class RateLimiter:
 SESSIONS_PATH = "/api/v1/sessions"
 LOGIN_PATH = "/dashboard/login"
 _CREDENTIAL_HEADERS = (b"authorization", b"x-api-key")
+#: The page's own routes: they take only the session's token (an HMAC nobody can guess,
+#: never the API key), so they are no place to guess the key, and visitors sharing an
+#: address with someone who is guessing must still get their verdicts.
+_PAGE_ROUTES = re.compile(r"/api/v1/sessions/[^/]+/(?:report|offer)")
 _HTML_HEADERS = {
     "Content-Security-Policy": DASHBOARD_CSP,
     "Cache-Control": "no-store",
@@ -169,7 +174,8 @@ class RateLimitMiddleware:
       an ``Authorization`` or ``X-API-Key`` header: each one answered ``401`` costs a
       token (a wrong API key or token); a client with none left is answered 429 before
       its credential is even looked at, so it learns nothing more. Correct credentials
-      cost nothing.
+      cost nothing. The page's report and offer routes are exempt: they accept only the
+      session's token, so a visitor behind the same NAT as a key-guesser still reports.
 
     Refused requests are answered ``429`` with ``Retry-After`` (JSON ``rate_limited``,
     or an HTML page under ``/dashboard``) and counted in
@@ -205,8 +211,9 @@ class RateLimitMiddleware:
             await self.app(scope, receive, send)
             return
         login = self.login
-        attempt = (method == "POST" and path == LOGIN_PATH) or any(
-            name in _CREDENTIAL_HEADERS for name, _ in scope.get("headers", ())
+        attempt = (method == "POST" and path == LOGIN_PATH) or (
+            not _PAGE_ROUTES.fullmatch(path)
+            and any(name in _CREDENTIAL_HEADERS for name, _ in scope.get("headers", ()))
         )
         if login is None or not attempt:
             await self.app(scope, receive, send)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import http.server
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
@@ -240,6 +241,46 @@ def test_an_event_only_at_or_above_the_level(tmp_path: Path) -> None:
             with pytest.raises(ValueError, match="16"):
                 WebhookWorker(store, WebhookConfig(url="http://127.0.0.1:9/", secret="short"))
         finally:
+            await store.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_shutdown_during_a_claim_leaves_nothing_leased(
+    tmp_path: Path, failing_receiver: tuple[str, type[_Always500]]
+) -> None:
+    """close() arriving while the worker's claim waits for the database: the claim still
+    completes, and close() releases what it leased, so the next start sends it at once
+    (not after the lease, timeout + 30 s, has run out)."""
+    url, handler = failing_receiver
+
+    async def scenario() -> None:
+        store = await opened(tmp_path)
+        worker = WebhookWorker(store, WebhookConfig(url=url, secret=SECRET, level=Level.LOW))
+        try:
+            for sid in ("a", "b", "c"):
+                await store.create_session(new_session(sid), 9e9)
+                await store.save_result(
+                    full_session(sid), verdict(), outbox=event(sid), outbox_max=10
+                )
+            # Another process holds the write lock: the worker's claim waits for it.
+            blocker = sqlite3.connect(tmp_path / "outbox.db", isolation_level=None)
+            blocker.execute("BEGIN IMMEDIATE")
+            worker.start()
+            await asyncio.sleep(0.3)  # the claim is now waiting in the store's writer
+            closing = asyncio.ensure_future(worker.close())
+            await asyncio.sleep(0.1)
+            blocker.execute("COMMIT")
+            blocker.close()
+            await closing
+            assert handler.bodies == []  # nothing was sent
+            now = time.time()
+            pending = await store.outbox_items(status="pending", limit=10)
+            assert sorted(p.event.id for p in pending) == ["evt_a_0", "evt_b_0", "evt_c_0"]
+            assert all(p.next_at <= now for p in pending), [p.next_at - now for p in pending]
+            assert len(await store.outbox_claim(now, limit=10, lease=30)) == 3
+        finally:
+            await worker.close()
             await store.close()
 
     asyncio.run(scenario())

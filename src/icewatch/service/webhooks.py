@@ -281,18 +281,32 @@ class WebhookWorker:
     async def run_once(self) -> int:
         """Deliver every event due now (one claim); return how many were tried."""
         lease = self.config.timeout + 30.0
-        items = await self.store.outbox_claim(self.clock(), limit=BATCH, lease=lease)
+        claim = asyncio.ensure_future(
+            self.store.outbox_claim(self.clock(), limit=BATCH, lease=lease)
+        )
+        try:
+            items = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            # A shutdown while the claim is being written: the claim still completes, and
+            # what it leased is handed to close() to release, not left leased.
+            with contextlib.suppress(Exception):
+                for item in await claim:
+                    self._in_flight[item.event.id] = item
+            raise
         if not items:
             return 0
         gate = asyncio.Semaphore(CONCURRENCY)
+        # Every claimed event is in flight from now on, also while it waits for the gate:
+        # a shutdown releases them all, or those still waiting would stay leased.
+        for item in items:
+            self._in_flight[item.event.id] = item
 
         async def one(item: OutboxItem) -> None:
-            async with gate:
-                self._in_flight[item.event.id] = item
-                try:
+            try:
+                async with gate:
                     await self._deliver(item)
-                finally:
-                    self._in_flight.pop(item.event.id, None)
+            finally:
+                self._in_flight.pop(item.event.id, None)
 
         await asyncio.gather(*(one(item) for item in items))
         return len(items)

@@ -41,8 +41,11 @@ def test_the_age_of_compiled_data_comes_from_its_build_stamp(tmp_path: Path) -> 
         before = time.time()
         samples = _samples(served.base)
         after = time.time()
+        ready = httpx.get(f"{served.base}/readyz", timeout=5)
     finally:
         kill_quietly(served)
+    assert ready.status_code == 200, ready.text
+    assert ready.json()["checks"]["intel"] == f"compiled {BUILT}"
     ((labels, age),) = samples["icewatch_intel_data_age_seconds"]
     assert labels == {}
     assert before - built_at - 1 <= age <= after - built_at + 1

@@ -92,6 +92,8 @@ class Metrics:
 
     def __init__(self, *, public: bool = False) -> None:
         self.public = public
+        #: ``(built_at, origin, version)`` of the IP-intelligence data (``add_intel_data``).
+        self.intel_data: Callable[[], tuple[float | None, str, str]] | None = None
         self.registry = CollectorRegistry(auto_describe=True)
         self.sessions = Counter(
             "icewatch_sessions",
@@ -138,6 +140,7 @@ class Metrics:
         """Expose ``icewatch_intel_data_age_seconds`` (absent when there is no data) and
         ``icewatch_intel_data_info{origin,version}``, read from ``snapshot()`` at every
         scrape: ``(built_at, origin, version)`` of the IP-intelligence data in use."""
+        self.intel_data = snapshot
         self.registry.register(_IntelDataCollector(snapshot, clock))
 
     def observe_verdict(self, level: str, codes: list[str], since_created: float) -> None:

@@ -21,7 +21,8 @@ def ops_router(ctx: WebContext) -> APIRouter:
         summary="Readiness",
         description="200 when the STUN/TURN listener is ready and the store answers; 503 "
         'with `{"status": "not_ready", "checks": {...}}` naming the part that is not. IP '
-        "data is loaded (or absent by configuration) before HTTP starts.",
+        "data is loaded (or absent by configuration) before HTTP starts; `checks.intel` "
+        "names the data in use.",
     )
     async def readyz() -> JSONResponse:
         checks = {"listener": "ready" if ctx.listener_ready() else "starting"}
@@ -31,6 +32,11 @@ def ops_router(ctx: WebContext) -> APIRouter:
         except (IcewatchError, OSError, ValueError) as exc:
             checks["store"] = f"unavailable: {type(exc).__name__}"
         ready = checks["listener"] == "ready" and checks["store"] == "ok"
+        # IP data is loaded (or turned off) before HTTP starts, and a failed reload keeps
+        # the data in use: it is named here, never a reason to be unready.
+        if ctx.metrics is not None and ctx.metrics.intel_data is not None:
+            _, origin, version = ctx.metrics.intel_data()
+            checks["intel"] = f"{origin} {version}".strip() if origin != "none" else "none"
         return JSONResponse(
             {"status": "ready" if ready else "not_ready", "checks": checks},
             status_code=200 if ready else 503,

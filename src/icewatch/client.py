@@ -316,7 +316,92 @@ def _check_args(base_url: str, api_key: str, timeout: float, retries: int) -> st
     return base_url.rstrip("/")
 
 
-class IcewatchClient:
+#: What one try of a GET says when another try is due.
+_RETRY: Any = object()
+
+
+def _settle(outcome: httpx.Response | httpx.HTTPError, *, last: bool) -> Any:
+    """The JSON of one GET try, its error raised, or :data:`_RETRY` for another try."""
+    if isinstance(outcome, httpx.HTTPError):
+        if last or not _retryable(outcome):
+            raise _transport_error(outcome) from None
+        return _RETRY
+    if last or outcome.status_code not in _RETRY_STATUSES:
+        return _json_of(outcome)
+    return _RETRY
+
+
+def _verdict_in_time(found: Verdict, left: float, session_id: str, timeout: float) -> bool:
+    """Whether waiting is over: the verdict is there, or (raised) the time is up."""
+    if not found.pending:
+        return True
+    if left <= 0:
+        raise IcewatchClientError(
+            "timeout", f"session {session_id} has no verdict after {timeout:g} s"
+        )
+    return False
+
+
+class _Pager:
+    """The page queries of a session listing and what their answers give (no I/O)."""
+
+    def __init__(self, params: dict[str, str], limit: int | None, page_size: int) -> None:
+        self._params = params
+        self._limit = limit
+        self._page_size = page_size
+        self._given = 0
+        self._cursor: str | None = None
+        self._done = False
+
+    def query(self) -> dict[str, str] | None:
+        """The next page's query parameters; ``None`` when the listing is over."""
+        if self._done or (self._limit is not None and self._given >= self._limit):
+            return None
+        size = (
+            self._page_size
+            if self._limit is None
+            else min(self._page_size, self._limit - self._given)
+        )
+        cursor = self._cursor
+        return {**self._params, "limit": str(size)} | ({"cursor": cursor} if cursor else {})
+
+    def take(self, body: Any) -> list[SessionSummary]:
+        rows, self._cursor = _summaries(body)
+        self._given += len(rows)
+        self._done = self._cursor is None or not rows
+        return rows
+
+
+class _ClientBase:
+    """What both clients share: checked arguments, retry settings, the title cache."""
+
+    def __init__(
+        self, base_url: str, api_key: str, timeout: float, retries: int, backoff: float
+    ) -> None:
+        self.base_url = _check_args(base_url, api_key, timeout, retries)
+        self._retries = retries
+        self._backoff = backoff
+        self._titles: dict[str, str] | None = None
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "headers": _headers(api_key),
+            "timeout": timeout,
+            "follow_redirects": False,
+        }
+
+    def _tries(self) -> Iterator[tuple[bool, float]]:
+        """Each try of a GET: whether it is the last, and the pause before the next."""
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            yield attempt == self._retries, delay
+            delay *= 2
+
+    def _keep_titles(self, infos: list[SignalInfo]) -> Mapping[str, str]:
+        self._titles = {s.code: s.title for s in infos}
+        return self._titles
+
+
+class IcewatchClient(_ClientBase):
     """Blocking client. ``timeout`` bounds each HTTP request (seconds); ``transport``
     is an optional ``httpx.BaseTransport`` (tests, proxies); ``retries`` extra tries of
     a GET after a connection failure or a 503, ``backoff`` seconds apart (doubling)."""
@@ -331,17 +416,8 @@ class IcewatchClient:
         retries: int = 2,
         backoff: float = 0.2,
     ) -> None:
-        self.base_url = _check_args(base_url, api_key, timeout, retries)
-        self._retries = retries
-        self._backoff = backoff
-        self._titles: dict[str, str] | None = None
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers=_headers(api_key),
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
+        super().__init__(base_url, api_key, timeout, retries, backoff)
+        self._http = httpx.Client(**self._http_options, transport=transport)
 
     def __enter__(self) -> IcewatchClient:
         return self
@@ -353,25 +429,20 @@ class IcewatchClient:
         self._http.close()
 
     def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        delay = self._backoff
-        for attempt in range(self._retries + 1):
-            last = attempt == self._retries
+        for last, delay in self._tries():
+            outcome: httpx.Response | httpx.HTTPError
             try:
-                response = self._http.get(path, params=params)
+                outcome = self._http.get(path, params=params)
             except httpx.HTTPError as exc:
-                if last or not _retryable(exc):
-                    raise _transport_error(exc) from None
-            else:
-                if last or response.status_code not in _RETRY_STATUSES:
-                    return _json_of(response)
+                outcome = exc
+            result = _settle(outcome, last=last)
+            if result is not _RETRY:
+                return result
             time.sleep(delay)
-            delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _signal_titles(self) -> Mapping[str, str]:
-        if self._titles is None:
-            self._titles = {s.code: s.title for s in self.signals()}
-        return self._titles
+        return self._titles if self._titles is not None else self._keep_titles(self.signals())
 
     def verdict(self, session_id: str) -> Verdict:
         """The session's verdict now (``level == "pending"`` before its report)."""
@@ -387,12 +458,8 @@ class IcewatchClient:
         while True:
             found = self.verdict(session_id)
             left = deadline - time.monotonic()
-            if not found.pending:
+            if _verdict_in_time(found, left, session_id, timeout):
                 return found
-            if left <= 0:
-                raise IcewatchClientError(
-                    "timeout", f"session {session_id} has no verdict after {timeout:g} s"
-                )
             time.sleep(min(interval, left))
 
     def sessions(
@@ -413,24 +480,16 @@ class IcewatchClient:
         params = session_filters(
             level=level, signal=signal, ip=ip, provider=provider, since=since, until=until, ua=ua
         )
-        given = 0
-        cursor: str | None = None
-        while limit is None or given < limit:
-            size = page_size if limit is None else min(page_size, limit - given)
-            query = {**params, "limit": str(size)} | ({"cursor": cursor} if cursor else {})
-            rows, cursor = _summaries(self._get("/api/v1/sessions", query))
-            for row in rows:
-                yield row
-                given += 1
-            if cursor is None or not rows:
-                return
+        pager = _Pager(params, limit, page_size)
+        while (query := pager.query()) is not None:
+            yield from pager.take(self._get("/api/v1/sessions", query))
 
     def signals(self) -> list[SignalInfo]:
         """The rule table: every signal code, its title, weights and explanation."""
         return _signal_infos(self._get("/api/v1/signals"))
 
 
-class AsyncIcewatchClient:
+class AsyncIcewatchClient(_ClientBase):
     """:class:`IcewatchClient`'s asyncio twin (``httpx.AsyncClient``)."""
 
     def __init__(
@@ -443,17 +502,8 @@ class AsyncIcewatchClient:
         retries: int = 2,
         backoff: float = 0.2,
     ) -> None:
-        self.base_url = _check_args(base_url, api_key, timeout, retries)
-        self._retries = retries
-        self._backoff = backoff
-        self._titles: dict[str, str] | None = None
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            headers=_headers(api_key),
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
-        )
+        super().__init__(base_url, api_key, timeout, retries, backoff)
+        self._http = httpx.AsyncClient(**self._http_options, transport=transport)
 
     async def __aenter__(self) -> AsyncIcewatchClient:
         return self
@@ -465,25 +515,22 @@ class AsyncIcewatchClient:
         await self._http.aclose()
 
     async def _get(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        delay = self._backoff
-        for attempt in range(self._retries + 1):
-            last = attempt == self._retries
+        for last, delay in self._tries():
+            outcome: httpx.Response | httpx.HTTPError
             try:
-                response = await self._http.get(path, params=params)
+                outcome = await self._http.get(path, params=params)
             except httpx.HTTPError as exc:
-                if last or not _retryable(exc):
-                    raise _transport_error(exc) from None
-            else:
-                if last or response.status_code not in _RETRY_STATUSES:
-                    return _json_of(response)
+                outcome = exc
+            result = _settle(outcome, last=last)
+            if result is not _RETRY:
+                return result
             await asyncio.sleep(delay)
-            delay *= 2
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _signal_titles(self) -> Mapping[str, str]:
-        if self._titles is None:
-            self._titles = {s.code: s.title for s in await self.signals()}
-        return self._titles
+        if self._titles is not None:
+            return self._titles
+        return self._keep_titles(await self.signals())
 
     async def verdict(self, session_id: str) -> Verdict:
         document = await self._get(_session_path(session_id))
@@ -497,12 +544,8 @@ class AsyncIcewatchClient:
         while True:
             found = await self.verdict(session_id)
             left = deadline - loop.time()
-            if not found.pending:
+            if _verdict_in_time(found, left, session_id, timeout):
                 return found
-            if left <= 0:
-                raise IcewatchClientError(
-                    "timeout", f"session {session_id} has no verdict after {timeout:g} s"
-                )
             await asyncio.sleep(min(interval, left))
 
     async def sessions(
@@ -521,17 +564,10 @@ class AsyncIcewatchClient:
         params = session_filters(
             level=level, signal=signal, ip=ip, provider=provider, since=since, until=until, ua=ua
         )
-        given = 0
-        cursor: str | None = None
-        while limit is None or given < limit:
-            size = page_size if limit is None else min(page_size, limit - given)
-            query = {**params, "limit": str(size)} | ({"cursor": cursor} if cursor else {})
-            rows, cursor = _summaries(await self._get("/api/v1/sessions", query))
-            for row in rows:
+        pager = _Pager(params, limit, page_size)
+        while (query := pager.query()) is not None:
+            for row in pager.take(await self._get("/api/v1/sessions", query)):
                 yield row
-                given += 1
-            if cursor is None or not rows:
-                return
 
     async def signals(self) -> list[SignalInfo]:
         return _signal_infos(await self._get("/api/v1/signals"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,14 +14,11 @@ from typing import Any
 import httpx
 
 from icewatch.core.ports import SessionStore
-from icewatch.store import open_state, open_store
-from icewatch.web import WebContext, WebSettings, create_app
 from icewatch.web.context import Enricher, WebhookHook
 from icewatch.web.useragent import enrich_user_agent
 
 from .support import (
     API_KEY,
-    SECRET,
     Clock,
     Web,
     capture,
@@ -30,6 +26,7 @@ from .support import (
     http_peer_of,
     observations_from_capture,
     report_from_capture,
+    web_app,
 )
 
 KEY_HEADERS = {"X-API-Key": API_KEY}
@@ -118,25 +115,13 @@ async def dashboard_app(
     """The app as :func:`tests.web.support.web_app` makes it, with the API key set and
     the user-agent enricher the service wires in (so the browser columns fill);
     ``webhooks`` makes the webhook hook from the store and the clock."""
-    store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
-    state = await open_state("memory://")
-    clock = Clock()
-    ctx = WebContext(
-        store=store,
-        state=state,
-        secret=SECRET,
-        clock=clock,
-        random_bytes=secrets.token_bytes,
-        listener_ready=lambda: True,
-        settings=WebSettings(**{"api_key": API_KEY, **settings}),
+    async with web_app(
+        tmp_path,
         enrichers=(enrich_user_agent, *enrichers),
-        webhooks=None if webhooks is None else webhooks(store, clock),
-    )
-    try:
-        yield Web(create_app(ctx), ctx, clock, store, state)
-    finally:
-        await state.close()
-        await store.close()
+        webhooks=webhooks,
+        **{"api_key": API_KEY, **settings},
+    ) as web:
+        yield web
 
 
 def session_links(html: str) -> list[str]:

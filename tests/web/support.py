@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,8 @@ from icewatch.core.evidence import Observation, ObservationSource, StunKind
 from icewatch.core.ports import CorrelationState, SessionStore
 from icewatch.store import open_state, open_store
 from icewatch.web import WebContext, WebSettings, create_app
+from icewatch.web.context import Enricher, WebhookHook
+from icewatch.web.metrics import Metrics
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "captures"
 SECRET = b"icewatch-test-secret-0123456789abcdef"
@@ -73,8 +75,17 @@ class Web:
 
 
 @asynccontextmanager
-async def web_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Web]:
-    """The app on a fresh SQLite file and in-memory correlation state."""
+async def web_app(
+    tmp_path: Path,
+    *,
+    listener_ready: Callable[[], bool] = lambda: True,
+    enrichers: tuple[Enricher, ...] = (),
+    metrics: Metrics | None = None,
+    webhooks: Callable[[SessionStore, Clock], WebhookHook] | None = None,
+    **settings: Any,
+) -> AsyncIterator[Web]:
+    """The app on a fresh SQLite file and in-memory correlation state; ``webhooks``
+    makes the webhook hook from the store and the clock."""
     store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
     state = await open_state("memory://")
     clock = Clock()
@@ -84,8 +95,11 @@ async def web_app(tmp_path: Path, **settings: Any) -> AsyncIterator[Web]:
         secret=SECRET,
         clock=clock,
         random_bytes=secrets.token_bytes,
-        listener_ready=lambda: True,
+        listener_ready=listener_ready,
         settings=WebSettings(**settings),
+        enrichers=enrichers,
+        metrics=metrics,
+        webhooks=None if webhooks is None else webhooks(store, clock),
     )
     try:
         yield Web(create_app(ctx), ctx, clock, store, state)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,20 +10,16 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from icewatch.store import open_state, open_store
-from icewatch.web import create_app
-from icewatch.web.context import WebContext, WebSettings
 from icewatch.web.metrics import Metrics
 
 from .support import (
-    SECRET,
-    Clock,
     Web,
     capture,
     capture_names,
     http_peer_of,
     observations_from_capture,
     report_from_capture,
+    web_app,
 )
 
 pytestmark = pytest.mark.anyio
@@ -40,25 +35,11 @@ async def ops_app(
     ready: list[bool] | None = None,
     **settings: Any,
 ) -> AsyncIterator[Web]:
-    store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
-    state = await open_state("memory://")
-    clock = Clock()
     flag = ready if ready is not None else [True]
-    ctx = WebContext(
-        store=store,
-        state=state,
-        secret=SECRET,
-        clock=clock,
-        random_bytes=secrets.token_bytes,
-        listener_ready=lambda: flag[0],
-        settings=WebSettings(**settings),
-        metrics=metrics,
-    )
-    try:
-        yield Web(create_app(ctx), ctx, clock, store, state)
-    finally:
-        await state.close()
-        await store.close()
+    async with web_app(
+        tmp_path, metrics=metrics, listener_ready=lambda: flag[0], **settings
+    ) as web:
+        yield web
 
 
 def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

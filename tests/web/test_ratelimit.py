@@ -6,7 +6,6 @@ Retry-After, recovery as the injected clock moves, clients keyed by address (IPv
 from __future__ import annotations
 
 import ipaddress
-import secrets
 import tracemalloc
 from pathlib import Path
 
@@ -14,16 +13,13 @@ import httpx
 import pytest
 
 from icewatch.core.addr import IPAddress
-from icewatch.store import open_state, open_store
-from icewatch.web import WebContext, WebSettings, create_app
+from icewatch.web import WebSettings
 from icewatch.web.metrics import Metrics
 from icewatch.web.ratelimit import RateLimiter, client_key
 
 from .dashboard_support import dashboard_app
 from .support import (
     API_KEY,
-    SECRET,
-    Clock,
     Web,
     assert_error_shape,
     capture,
@@ -191,24 +187,13 @@ async def test_off_does_not_limit(tmp_path: Path) -> None:
 
 
 async def test_refusals_are_counted_in_metrics(tmp_path: Path) -> None:
-    store = await open_store(f"sqlite:///{tmp_path / 'icewatch.db'}")
-    state = await open_state("memory://")
-    clock = Clock()
-    metrics = Metrics()
-    ctx = WebContext(
-        store=store,
-        state=state,
-        secret=SECRET,
-        clock=clock,
-        random_bytes=secrets.token_bytes,
-        listener_ready=lambda: True,
-        settings=WebSettings(
-            api_key=API_KEY, rate_limit_sessions=(1, 60.0), rate_limit_login=(1, 60.0)
-        ),
-        metrics=metrics,
-    )
-    web = Web(create_app(ctx), ctx, clock, store, state)
-    try:
+    async with web_app(
+        tmp_path,
+        metrics=Metrics(),
+        api_key=API_KEY,
+        rate_limit_sessions=(1, 60.0),
+        rate_limit_login=(1, 60.0),
+    ) as web:
         text = (await _metrics(web)).text
         assert 'icewatch_rate_limited_total{route="sessions"} 0.0' in text
         assert 'icewatch_rate_limited_total{route="login"} 0.0' in text
@@ -220,9 +205,6 @@ async def test_refusals_are_counted_in_metrics(tmp_path: Path) -> None:
         text = (await _metrics(web)).text
         assert 'icewatch_rate_limited_total{route="sessions"} 2.0' in text
         assert 'icewatch_rate_limited_total{route="login"} 1.0' in text
-    finally:
-        await state.close()
-        await store.close()
 
 
 async def _metrics(web: Web) -> httpx.Response:

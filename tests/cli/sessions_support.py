@@ -19,7 +19,7 @@ from typing import Any
 from tests.web.support import (
     capture,
     http_peer_of,
-    observations_from_capture,
+    replay,
     report_from_capture,
     web_app,
 )
@@ -92,21 +92,16 @@ def fill(
                 web.clock.now = now - age * DAY
                 headers = {} if user_agent is None else {"User-Agent": user_agent}
                 async with web.client(peer=peer or http_peer_of(data), headers=headers) as client:
-                    created = await web.create(client)
                     document = None
                     if report:
-                        observed = observations_from_capture(
-                            data, created["id"], web.clock() + 0.05
-                        )
-                        for o in observed:
-                            await web.state.add_observation(o)
-                        web.clock.advance(0.3)
                         body = report_from_capture(data)
                         if user_agent is not None:
                             body["user_agent"] = user_agent
-                        response = await web.report(client, created, body)
+                        created, response = await replay(web, client, data, body)
                         assert response.status_code == 200, response.text
                         document = response.json()
+                    else:
+                        created = await web.create(client)
                 stored = await web.store.get_session(created["id"])
                 assert stored is not None
                 if report:

@@ -23,8 +23,7 @@ from tests.service.proc import kill_quietly, start
 from tests.web.support import (
     capture,
     http_peer_of,
-    observations_from_capture,
-    report_from_capture,
+    replay,
     web_app,
 )
 
@@ -55,11 +54,7 @@ def build(db_dir: Path, visits: list[tuple[str, str | None]] = VISITS) -> list[d
             for name, peer in visits:
                 data = capture(name)
                 async with web.client(peer=peer or http_peer_of(data)) as client:
-                    created = await web.create(client)
-                    for o in observations_from_capture(data, created["id"], web.clock() + 0.05):
-                        await web.state.add_observation(o)
-                    web.clock.advance(0.3)
-                    response = await web.report(client, created, report_from_capture(data))
+                    created, response = await replay(web, client, data)
                     assert response.status_code == 200, response.text
                 stored = await web.store.get_session(created["id"])
                 assert stored is not None

@@ -24,7 +24,7 @@ from .support import (
     capture,
     capture_names,
     http_peer_of,
-    observations_from_capture,
+    replay,
     report_from_capture,
     web_app,
 )
@@ -56,10 +56,6 @@ async def visit(
     recorded, the report sent; the session JSON returned."""
     data = capture(name)
     async with web.client(peer=peer) as client:
-        created = await web.create(client)
-        for o in observations_from_capture(data, created["id"], web.clock() + 0.05):
-            await web.state.add_observation(o)
-        web.clock.advance(0.3)
         body = report_from_capture(data)
         if user_agent is not None:
             body["user_agent"] = user_agent
@@ -68,7 +64,7 @@ async def visit(
             body["candidates"].append(
                 {"candidate": extra_candidate, "ms": 5.0, "sdp_mid": "0", "sdp_mline_index": 0}
             )
-        response = await web.report(client, created, body)
+        _, response = await replay(web, client, data, body)
         assert response.status_code == 200, response.text
         doc: dict[str, Any] = response.json()
         return doc

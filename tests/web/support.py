@@ -108,6 +108,23 @@ async def web_app(
         await store.close()
 
 
+async def replay(
+    web: Web,
+    client: httpx.AsyncClient,
+    data: dict[str, Any],
+    body: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], httpx.Response]:
+    """A recorded capture replayed on a new session: created through ``client``, the
+    listener's observations recorded, then the report (``body``, else the capture's
+    own) sent; return the created session and the report's answer."""
+    created = await web.create(client)
+    for o in observations_from_capture(data, created["id"], web.clock() + 0.05):
+        await web.state.add_observation(o)
+    web.clock.advance(0.3)
+    report = report_from_capture(data) if body is None else body
+    return created, await web.report(client, created, report)
+
+
 def capture(name: str) -> dict[str, Any]:
     data: dict[str, Any] = json.loads((CAPTURES / f"{name}.json").read_text())
     return data

@@ -12,12 +12,18 @@ could not be used; 2 bad usage or settings, or confirmation needed without a ter
 
 from __future__ import annotations
 
-import sys
-
 import click
 
-from icewatch.cli._output import EXIT_INPUT, emit_json
-from icewatch.cli.sessions import _settings, count_matching, fail, now, with_store
+from icewatch.cli._output import emit_json
+from icewatch.cli._store import (
+    confirmed,
+    fail,
+    load_store_settings,
+    now,
+    store_options,
+    with_store,
+)
+from icewatch.cli.sessions import count_matching
 from icewatch.core.document import iso_utc
 from icewatch.core.errors import ParseError
 from icewatch.core.filters import parse_duration
@@ -36,8 +42,7 @@ __all__ = ["purge"]
 )
 @click.option("--dry-run", is_flag=True, help="Count the sessions; delete nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--db", metavar="URL", default=None, help="Session store (as serve's --db).")
-@click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's).")
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def purge(
     older_than: str, dry_run: bool, yes: bool, db: str | None, config: str | None, as_json: bool
@@ -49,7 +54,7 @@ def purge(
         fail(f"{exc.field}: {exc.reason}")
     if seconds <= 0:
         fail("--older-than: must be longer than zero")
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
     cutoff = now() - seconds
     where = SessionFilter(until=cutoff)
 
@@ -64,18 +69,13 @@ def purge(
         matching = with_store(settings, count)
     deleted = 0
     if not dry_run and matching != 0:
-        if not yes:
-            if not sys.stdin.isatty():
-                fail(
-                    f"{matching} session(s) would be deleted: confirm with --yes "
-                    "(no terminal to ask)",
-                    EXIT_INPUT,
-                )
-            if not click.confirm(
-                f"Delete {matching} session(s) created before {iso_utc(cutoff)}?", err=True
-            ):
-                click.echo("Nothing deleted.", err=True)
-                return
+        if not confirmed(
+            f"Delete {matching} session(s) created before {iso_utc(cutoff)}?",
+            yes=yes,
+            refusal=f"{matching} session(s) would be deleted: confirm with --yes "
+            "(no terminal to ask)",
+        ):
+            return
         deleted = with_store(settings, delete)
     if as_json:
         emit_json(

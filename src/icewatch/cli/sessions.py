@@ -17,44 +17,40 @@ session; 2 bad usage, a bad filter or bad settings (one line on stderr naming it
 
 from __future__ import annotations
 
-import asyncio
 import csv
+import functools
 import json
-import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from datetime import UTC, datetime
-from typing import IO, Any, NoReturn, TypeVar
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import IO, Any
 
 import click
 
-from icewatch.cli._output import EXIT_INPUT, EXIT_PROBLEM, emit_json
+from icewatch.cli._output import EXIT_PROBLEM, emit_json
+from icewatch.cli._store import (
+    confirmed,
+    fail,
+    load_store_settings,
+    now,
+    store_options,
+    with_store,
+)
 from icewatch.core.document import iso_utc
-from icewatch.core.errors import IcewatchError, ParseError
+from icewatch.core.errors import ParseError
 from icewatch.core.export import CSV_COLUMNS, csv_row, jsonl_record, session_level
 from icewatch.core.filters import parse_filter
 from icewatch.core.ports import SessionFilter, SessionStore, StoredSession
-from icewatch.service.settings import Settings, SettingsError, load_settings
 
 __all__ = ["count_matching", "filter_options", "pages", "session_filter", "sessions", "with_store"]
 
-T = TypeVar("T")
-
 #: Sessions read per store query while exporting.
 EXPORT_PAGE = 500
+#: The filter options' parameter names (as the filter parser spells them).
+_FILTER_NAMES = ("level", "signal", "ip", "provider", "since", "until", "ua")
 #: Most sessions ``list`` shows.
 MAX_LIST = 10_000
 
 _LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "bold red", "pending": "dim"}
-
-
-def fail(message: str, code: int = EXIT_INPUT) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(code)
-
-
-def now() -> float:
-    return datetime.now(UTC).timestamp()
 
 
 def session_filter(
@@ -84,7 +80,14 @@ def session_filter(
 
 
 def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The filter options, shared by ``list`` and ``export``."""
+    """The filter options, shared by ``list`` and ``export``, and ``--db``/``--config``:
+    the command gets the filter they describe as ``where`` (parsed before it runs)."""
+
+    @functools.wraps(func)
+    def command(**kwargs: Any) -> Any:
+        given = {name: kwargs.pop(name) for name in _FILTER_NAMES}
+        return func(where=session_filter(**given), **kwargs)
+
     options = [
         click.option(
             "--level",
@@ -106,36 +109,11 @@ def filter_options(func: Callable[..., Any]) -> Callable[..., Any]:
             "--until", metavar="WHEN", help="Created before: ISO 8601, epoch, or 24h/7d ago."
         ),
         click.option("--ua", metavar="FAMILY", help="Claimed browser family (e.g. Firefox)."),
-        click.option("--db", metavar="URL", default=None, help="Session store (as serve's --db)."),
-        click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's)."),
     ]
+    wrapped: Callable[..., Any] = store_options(command)
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def _settings(config: str | None, db: str | None) -> Settings:
-    try:
-        return load_settings(cli={"config": config, "db": db}, env=os.environ)
-    except SettingsError as exc:
-        fail(str(exc))
-
-
-def with_store(settings: Settings, work: Callable[[SessionStore], Awaitable[T]]) -> T:
-    """Run ``work`` on the existing store; exit 1 when it cannot be used."""
-    from icewatch.service.rescore import open_existing_store
-
-    async def main() -> T:
-        store = await open_existing_store(settings.db)
-        try:
-            return await work(store)
-        finally:
-            await store.close()
-
-    try:
-        return asyncio.run(main())
-    except IcewatchError as exc:
-        fail(str(exc), EXIT_PROBLEM)
+        wrapped = option(wrapped)
+    return wrapped
 
 
 async def pages(
@@ -199,24 +177,11 @@ def sessions() -> None:
 )
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of session summaries.")
 def list_command(
-    level: tuple[str, ...],
-    signal: str | None,
-    ip: str | None,
-    provider: str | None,
-    since: str | None,
-    until: str | None,
-    ua: str | None,
-    db: str | None,
-    config: str | None,
-    limit: int,
-    as_json: bool,
+    where: SessionFilter, db: str | None, config: str | None, limit: int, as_json: bool
 ) -> None:
     """The newest sessions matching the filters: id, created, level, score, client IP,
     top signals (weighted first). --json prints one JSON array of summaries."""
-    where = session_filter(
-        level=level, signal=signal, ip=ip, provider=provider, since=since, until=until, ua=ua
-    )
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
 
     async def work(store: SessionStore) -> list[StoredSession]:
         return [s async for s in pages(store, where, limit=limit)]
@@ -248,8 +213,7 @@ def list_command(
 
 @sessions.command("show")
 @click.argument("session_id", metavar="ID")
-@click.option("--db", metavar="URL", default=None, help="Session store (as serve's --db).")
-@click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's).")
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="The session JSON (as the API serves it).")
 def show_command(session_id: str, db: str | None, config: str | None, as_json: bool) -> None:
     """One session: its verdict with each signal's reason and evidence, the candidates,
@@ -258,7 +222,7 @@ def show_command(session_id: str, db: str | None, config: str | None, as_json: b
 
     if not 1 <= len(session_id) <= 128 or not session_id.isprintable():
         fail("ID: not a session id")
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
 
     async def work(store: SessionStore) -> dict[str, Any] | None:
         stored = await store.get_session(session_id)
@@ -345,21 +309,17 @@ def _render(doc: dict[str, Any]) -> None:
 @sessions.command("delete")
 @click.argument("session_id", metavar="ID")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--db", metavar="URL", default=None, help="Session store (as serve's --db).")
-@click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's).")
+@store_options
 def delete_command(session_id: str, yes: bool, db: str | None, config: str | None) -> None:
     """Delete one session and everything stored about it (its evidence, observations,
     verdict, its share of the fingerprint statistics). Exit 1 if there is no such
     session; without --yes it asks first (exit 2 when there is no terminal to ask)."""
     if not 1 <= len(session_id) <= 128 or not session_id.isprintable():
         fail("ID: not a session id")
-    settings = _settings(config, db)
-    if not yes:
-        if not sys.stdin.isatty():
-            fail("confirm with --yes (no terminal to ask)")
-        if not click.confirm(f"Delete session {session_id}?", err=True):
-            click.echo("Nothing deleted.", err=True)
-            return
+    settings = load_store_settings(config, db)
+    question = f"Delete session {session_id}?"
+    if not confirmed(question, yes=yes, refusal="confirm with --yes (no terminal to ask)"):
+        return
 
     async def work(store: SessionStore) -> bool:
         return await store.delete_session(session_id)
@@ -387,24 +347,11 @@ def delete_command(session_id: str, yes: bool, db: str | None, config: str | Non
     help="Write to FILE (a progress bar on stderr) instead of standard output.",
 )
 def export_command(
-    fmt: str,
-    level: tuple[str, ...],
-    signal: str | None,
-    ip: str | None,
-    provider: str | None,
-    since: str | None,
-    until: str | None,
-    ua: str | None,
-    db: str | None,
-    config: str | None,
-    output: str,
+    fmt: str, where: SessionFilter, db: str | None, config: str | None, output: str
 ) -> None:
     """Every session matching the filters, newest first, as CSV (the dashboard export's
     columns) or JSON Lines (records icewatch analyze reads back), read page by page."""
-    where = session_filter(
-        level=level, signal=signal, ip=ip, provider=provider, since=since, until=until, ua=ua
-    )
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
     to_file = output != "-"
     try:
         fh: IO[str] = (

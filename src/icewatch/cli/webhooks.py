@@ -29,7 +29,7 @@ from typing import Any
 import click
 
 from icewatch.cli._output import EXIT_PROBLEM, emit_json
-from icewatch.cli.sessions import _settings, fail, now, with_store
+from icewatch.cli._store import fail, load_store_settings, now, store_options, with_store
 from icewatch.core.document import iso_utc
 from icewatch.core.ports import OutboxItem, OutboxSummary, SessionStore
 
@@ -42,15 +42,6 @@ MAX_IDS = 10_000
 #: How many of the last errors ``status`` shows.
 LAST_ERRORS = 5
 _MAX_ID = 64
-
-
-def _store_options(func: Any) -> Any:
-    func = click.option("--config", metavar="FILE", default=None, help="TOML config (as serve's).")(
-        func
-    )
-    return click.option(
-        "--db", metavar="URL", default=None, help="Session store (as serve's --db)."
-    )(func)
 
 
 def _age(seconds: float) -> str:
@@ -101,12 +92,12 @@ def webhooks() -> None:
 
 
 @webhooks.command("status")
-@_store_options
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the status as one JSON object.")
 def status_command(db: str | None, config: str | None, as_json: bool) -> None:
     """Pending and dead events, the oldest pending event's age, the next attempt and the
     last errors."""
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
 
     async def work(store: SessionStore) -> OutboxSummary:
         return await store.outbox_summary(errors=LAST_ERRORS)
@@ -156,14 +147,14 @@ def status_command(db: str | None, config: str | None, as_json: bool) -> None:
     show_default=True,
     help="Most events shown (oldest first).",
 )
-@_store_options
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON array of events.")
 def list_command(
     status: str | None, limit: int, db: str | None, config: str | None, as_json: bool
 ) -> None:
     """The events in the outbox, oldest first: id, session, status, attempts, created,
     next attempt, last error."""
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
     statuses = ("pending", "dead") if status is None else (status,)
 
     async def work(store: SessionStore) -> list[OutboxItem]:
@@ -230,7 +221,7 @@ def _report(
 @webhooks.command("retry")
 @click.argument("event_ids", metavar="[ID]...", nargs=-1)
 @click.option("--all-dead", is_flag=True, help="Every dead event.")
-@_store_options
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def retry_command(
     event_ids: tuple[str, ...], all_dead: bool, db: str | None, config: str | None, as_json: bool
@@ -239,7 +230,7 @@ def retry_command(
     server sends them at its next look at the outbox (within 15 s). Exit 1 if an ID is
     not a dead event (the others are re-queued)."""
     wanted = _ids(event_ids, all_dead)
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
     at = now()
 
     async def work(store: SessionStore) -> list[str]:
@@ -252,7 +243,7 @@ def retry_command(
 @webhooks.command("drop")
 @click.argument("event_ids", metavar="[ID]...", nargs=-1)
 @click.option("--all-dead", is_flag=True, help="Every dead event.")
-@_store_options
+@store_options
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def drop_command(
     event_ids: tuple[str, ...], all_dead: bool, db: str | None, config: str | None, as_json: bool
@@ -260,7 +251,7 @@ def drop_command(
     """Delete events from the outbox for good (pending ones too, when named by ID). Exit
     1 if an ID is not there (the others are deleted)."""
     wanted = _ids(event_ids, all_dead)
-    settings = _settings(config, db)
+    settings = load_store_settings(config, db)
 
     async def work(store: SessionStore) -> list[str]:
         return list(await store.outbox_drop(wanted))

@@ -22,7 +22,6 @@ pass is logged and counted and the next one runs on schedule. Counts are exposed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -33,6 +32,7 @@ from prometheus_client.registry import Collector
 
 from icewatch.core.ports import SessionFilter, SessionStore
 from icewatch.core.privacy import AddressPolicy
+from icewatch.service._background import counter, gauge, stop_task
 from icewatch.store.sqlite import SqliteStore
 
 __all__ = ["ADDRESS_KEY_NAME", "Housekeeping", "HousekeepingCounts", "start_housekeeping"]
@@ -56,28 +56,22 @@ class _Collector(Collector):
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
         c = self._counts
-        purged = CounterMetricFamily(
-            "icewatch_retention_purged", "Sessions deleted by the retention period"
+        yield counter(
+            "icewatch_retention_purged", "Sessions deleted by the retention period", c.purged
         )
-        purged.add_metric([], float(c.purged))
-        yield purged
-        rewritten = CounterMetricFamily(
+        yield counter(
             "icewatch_addresses_rewritten",
             "Sessions whose stored addresses the background pass truncated or hashed",
+            c.rewritten,
         )
-        rewritten.add_metric([], float(c.rewritten))
-        yield rewritten
-        failures = CounterMetricFamily(
-            "icewatch_housekeeping_failures", "Housekeeping passes that failed"
+        yield counter(
+            "icewatch_housekeeping_failures", "Housekeeping passes that failed", c.failures
         )
-        failures.add_metric([], float(c.failures))
-        yield failures
-        last = GaugeMetricFamily(
+        yield gauge(
             "icewatch_housekeeping_last_pass_timestamp_seconds",
             "When the last housekeeping pass finished (Unix seconds; 0: none yet)",
+            c.last_pass,
         )
-        last.add_metric([], c.last_pass)
-        yield last
 
 
 class Housekeeping:
@@ -149,11 +143,8 @@ class Housekeeping:
         await self._passed.wait()
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
 
 
 #: The name the pseudonym key is stored under (``SessionStore.server_secret``).

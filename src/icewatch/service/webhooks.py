@@ -45,6 +45,7 @@ from icewatch.core.webhook import (
     webhook_body,
     webhook_payload,
 )
+from icewatch.service._background import counter, gauge, stop_task
 
 __all__ = [
     "MAX_ATTEMPTS",
@@ -128,21 +129,19 @@ class _WebhookCollector(Collector):
         for outcome in ("queued", "delivered", "failed", "dropped"):
             events.add_metric([outcome], float(getattr(c, outcome)))
         yield events
-        attempts = CounterMetricFamily(
-            "icewatch_webhook_attempts_failed", "Webhook delivery attempts that failed"
+        yield counter(
+            "icewatch_webhook_attempts_failed",
+            "Webhook delivery attempts that failed",
+            c.attempts_failed,
         )
-        attempts.add_metric([], float(c.attempts_failed))
-        yield attempts
-        pending = GaugeMetricFamily(
-            "icewatch_webhook_pending", "Webhook events waiting in the outbox (last look)"
+        yield gauge(
+            "icewatch_webhook_pending",
+            "Webhook events waiting in the outbox (last look)",
+            c.pending,
         )
-        pending.add_metric([], c.pending)
-        yield pending
-        dead = GaugeMetricFamily(
-            "icewatch_webhook_dead", "Webhook events kept as dead in the outbox (last look)"
+        yield gauge(
+            "icewatch_webhook_dead", "Webhook events kept as dead in the outbox (last look)", c.dead
         )
-        dead.add_metric([], c.dead)
-        yield dead
 
 
 class WebhookWorker:
@@ -240,11 +239,8 @@ class WebhookWorker:
 
     async def close(self) -> None:
         """Stop delivering; events in flight are released for the next start."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await stop_task(self._task)
+        self._task = None
         for item in list(self._in_flight.values()):
             with contextlib.suppress(Exception):
                 await self.store.outbox_retry(

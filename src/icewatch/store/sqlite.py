@@ -190,6 +190,16 @@ def _observations_of(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> d
     return found
 
 
+def _page_of(conn: sqlite3.Connection, rows: list[sqlite3.Row], limit: int) -> SessionPage:
+    """The page of ``rows`` read with ``LIMIT limit + 1``: the first ``limit`` sessions,
+    and the cursor after the last of them when there was one row more."""
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit and page:
+        next_cursor = encode_cursor(page[-1]["created_at"], page[-1]["id"])
+    return SessionPage(sessions=tuple(_load(conn, page)), next_cursor=next_cursor)
+
+
 def _load(conn: sqlite3.Connection, rows: Sequence[sqlite3.Row]) -> list[StoredSession]:
     """Attach each session's observations (one query for the whole page)."""
     if not rows:
@@ -495,14 +505,7 @@ class SqliteStore:
                     )
                     .fetchall()
                 )
-            more = len(rows) > limit
-            rows = rows[:limit]
-            sessions = tuple(_load(conn, rows))
-            last = rows[-1] if rows else None
-            next_cursor = (
-                encode_cursor(last["created_at"], last["id"]) if more and last is not None else None
-            )
-            return SessionPage(sessions=sessions, next_cursor=next_cursor)
+            return _page_of(conn, rows, limit)
 
         return await self._db.read(page)
 
@@ -695,14 +698,7 @@ class SqliteStore:
 
         def page(conn: sqlite3.Connection) -> SessionPage:
             rows = _rows(conn).execute(sql, params).fetchall()
-            more = len(rows) > limit
-            rows = rows[:limit]
-            sessions = tuple(_load(conn, rows))
-            last = rows[-1] if rows else None
-            next_cursor = (
-                encode_cursor(last["created_at"], last["id"]) if more and last is not None else None
-            )
-            return SessionPage(sessions=sessions, next_cursor=next_cursor)
+            return _page_of(conn, rows, limit)
 
         return await self._db.read(page)
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
 import pytest
 
 from icewatch.client import (
@@ -22,7 +21,15 @@ from icewatch.client import (
     verify_webhook,
 )
 from icewatch.core.webhook import signature_header
-from tests.service.proc import API_KEY, Served, free_port, kill_quietly, start
+from tests.service.proc import (
+    API_KEY,
+    Served,
+    create_session,
+    free_port,
+    kill_quietly,
+    send_report,
+    start,
+)
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -46,23 +53,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         kill_quietly(server)
 
 
-def create(served: Served) -> dict[str, Any]:
-    r = httpx.post(f"{served.base}/api/v1/sessions", timeout=5)
-    assert r.status_code == 201, r.text
-    created: dict[str, Any] = r.json()
-    return created
+create = create_session
 
 
 def report(served: Served, created: dict[str, Any]) -> dict[str, Any]:
-    r = httpx.post(
-        f"{served.base}{created['report_url']}",
-        json=REPORT,
-        headers={"Authorization": f"Bearer {created['token']}"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
+    return send_report(served, created, REPORT)
 
 
 def test_verdict_is_pending_then_scored_with_titles(served: Served) -> None:

@@ -15,6 +15,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from icewatch.core.stun import (
     AttrType,
@@ -199,3 +202,24 @@ def kill_quietly(served: Served | None) -> None:
     if served is not None and served.popen.poll() is None:
         with contextlib.suppress(Exception):
             served.stop(signal.SIGKILL)
+
+
+def create_session(served: Served) -> dict[str, Any]:
+    """``POST /api/v1/sessions`` on the running server: the created session's JSON."""
+    r = httpx.post(f"{served.base}/api/v1/sessions", timeout=5)
+    assert r.status_code == 201, r.text
+    created: dict[str, Any] = r.json()
+    return created
+
+
+def send_report(served: Served, created: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The page's report for ``created``, sent with its session token: the session JSON."""
+    r = httpx.post(
+        f"{served.base}{created['report_url']}",
+        json=body,
+        headers={"Authorization": f"Bearer {created['token']}"},
+        timeout=10,
+    )
+    assert r.status_code == 200, r.text
+    answer: dict[str, Any] = r.json()
+    return answer

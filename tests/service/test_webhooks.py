@@ -18,7 +18,16 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from icewatch.client import IcewatchClient, verify_webhook
-from tests.service.proc import API_KEY, Served, free_port, kill_quietly, run_failing, serve_argv
+from tests.service.proc import (
+    API_KEY,
+    Served,
+    create_session,
+    free_port,
+    kill_quietly,
+    run_failing,
+    send_report,
+    serve_argv,
+)
 from tests.service.proc import start as start_served
 
 pytestmark = pytest.mark.timeout(90)
@@ -111,16 +120,7 @@ def serve(cwd: Path, receiver: Receiver, *extra: str, level: str = "low") -> Ser
 
 
 def report(served: Served) -> dict[str, Any]:
-    created = httpx.post(f"{served.base}/api/v1/sessions", timeout=5).json()
-    r = httpx.post(
-        f"{served.base}{created['report_url']}",
-        json=REPORT,
-        headers={"Authorization": f"Bearer {created['token']}"},
-        timeout=10,
-    )
-    assert r.status_code == 200, r.text
-    answer: dict[str, Any] = r.json()
-    return answer
+    return send_report(served, create_session(served), REPORT)
 
 
 def metric(served: Served, name: str, labels: dict[str, str] | None = None) -> float:

@@ -16,13 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.web.support import (
-    capture,
-    http_peer_of,
-    replay,
-    report_from_capture,
-    web_app,
-)
+from tests.web.support import capture, http_peer_of, replay, report_from_capture, web_app
 
 from icewatch.core.addr import parse_ip
 from icewatch.core.evidence import IntelEvidence, IntelLookup

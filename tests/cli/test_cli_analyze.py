@@ -20,12 +20,7 @@ import pytest
 from click.testing import CliRunner
 from tests.service.proc import env as serve_env
 from tests.service.proc import kill_quietly, start
-from tests.web.support import (
-    capture,
-    http_peer_of,
-    replay,
-    web_app,
-)
+from tests.web.support import capture, http_peer_of, replay, web_app
 
 from icewatch.cli import cli
 from icewatch.cli.analyze import parse_since

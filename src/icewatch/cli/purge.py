@@ -15,14 +15,7 @@ from __future__ import annotations
 import click
 
 from icewatch.cli._output import emit_json
-from icewatch.cli._store import (
-    confirmed,
-    fail,
-    load_store_settings,
-    now,
-    store_options,
-    with_store,
-)
+from icewatch.cli._store import confirmed, fail, load_store_settings, now, store_options, with_store
 from icewatch.cli.sessions import count_matching
 from icewatch.core.document import iso_utc
 from icewatch.core.errors import ParseError

@@ -27,14 +27,7 @@ from typing import IO, Any
 import click
 
 from icewatch.cli._output import EXIT_PROBLEM, emit_json
-from icewatch.cli._store import (
-    confirmed,
-    fail,
-    load_store_settings,
-    now,
-    store_options,
-    with_store,
-)
+from icewatch.cli._store import confirmed, fail, load_store_settings, now, store_options, with_store
 from icewatch.core.document import iso_utc
 from icewatch.core.errors import ParseError
 from icewatch.core.export import CSV_COLUMNS, csv_row, jsonl_record, session_level

@@ -16,7 +16,7 @@ import dataclasses
 import json
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from icewatch.core.errors import ParseError
@@ -334,6 +334,16 @@ class SqliteStore:
             raise StoreError(f"webhook event {event.id}: unreadable body: {exc}") from None
         return dataclasses.replace(event, body=_dumps(body).encode())
 
+    async def _in_batches(self, step: Callable[[sqlite3.Connection], int], size: int) -> int:
+        """Run the write transaction ``step`` until it handles fewer than ``size``
+        sessions (other writes interleave between them); return the total it handled."""
+        total = 0
+        while True:
+            done = await self._db.write(step)
+            total += done
+            if done < size:
+                return total
+
     async def rewrite_addresses(self, now: float, *, batch: int = REWRITE_BATCH) -> int:
         """Rewrite, under the current policy, the sessions still stored with the addresses
         as captured: reported ones (saved before the policy was set) and unreported ones
@@ -386,12 +396,7 @@ class SqliteStore:
                 write_index(conn, evidence, verdict, addresses=policy.mode)
             return len(rows)
 
-        total = 0
-        while True:
-            done = await self._db.write(step)
-            total += done
-            if done < batch:
-                return total
+        return await self._in_batches(step, batch)
 
     # -- SessionStore ---------------------------------------------------------------------
 
@@ -750,12 +755,7 @@ class SqliteStore:
         def batch(conn: sqlite3.Connection) -> int:
             return int(conn.execute(sql, params).rowcount)
 
-        total = 0
-        while True:
-            done = await self._db.write(batch)
-            total += done
-            if done < PURGE_BATCH:
-                return total
+        return await self._in_batches(batch, PURGE_BATCH)
 
     async def ping(self) -> None:
         if self._db.closed or not self._db.writer_alive:

@@ -45,10 +45,14 @@ def derive_key(secret: bytes, purpose: str) -> bytes:
 
 
 def make_session_id(random_bytes: bytes) -> str:
-    """A session id from :data:`SESSION_ID_BYTES` random bytes (the caller's ``secrets``)."""
+    """A session id from :data:`SESSION_ID_BYTES` random bytes (the caller's ``secrets``).
+
+    Its first character is never ``-`` or ``_`` (the first byte's top bit is cleared:
+    127 random bits), so an id can be passed to a command line as it is, without ``--``
+    (``icewatch sessions show ID``). Ids made before this rule stay valid."""
     if len(random_bytes) != SESSION_ID_BYTES:
         raise ValueError(f"need {SESSION_ID_BYTES} random bytes")
-    return _b64(random_bytes)
+    return _b64(bytes([random_bytes[0] & 0x7F]) + random_bytes[1:])
 
 
 def is_session_id(text: str) -> bool:

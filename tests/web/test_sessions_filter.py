@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from icewatch.core.filters import FILTER_NAMES
+
 from .support import API_KEY, assert_error_shape, web_app
 
 pytestmark = pytest.mark.anyio
@@ -92,3 +94,14 @@ async def test_delete_is_closed_without_an_api_key(tmp_path: Path) -> None:
         created = await web.create(client)
         r = await client.delete(f"/api/v1/sessions/{created['id']}", headers=KEY)
         assert_error_shape(r, 403, "operator_api_disabled")
+
+
+async def test_openapi_declares_every_filter_the_parser_reads(tmp_path: Path) -> None:
+    async with web_app(tmp_path) as web, web.client() as client:
+        spec = (await client.get("/openapi.json")).json()
+    params = spec["paths"]["/api/v1/sessions"]["get"]["parameters"]
+    declared = {p["name"] for p in params if p["in"] == "query"}
+    assert declared == set(FILTER_NAMES) | {"limit", "cursor"}
+    level = next(p for p in params if p["name"] == "level")
+    assert level["schema"]["type"] == "array"
+    assert all(p["description"] for p in params if p["name"] in FILTER_NAMES)

@@ -236,6 +236,42 @@ def _context(request: Request) -> WebContext:
     return ctx
 
 
+def _query_parameter(name: str, description: str, *, repeat: bool = False) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string", "maxLength": 200}
+    if repeat:
+        schema = {"type": "array", "items": schema, "maxItems": 16}
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": description,
+        "schema": schema,
+        **({"style": "form", "explode": True} if repeat else {}),
+    }
+
+
+#: The listing's filters as OpenAPI parameters; ``core.filters.parse_filter`` reads them
+#: (one parser for the API, the dashboard and the CLI), so they are declared, not bound.
+_FILTER_PARAMETERS = [
+    _query_parameter(
+        "level",
+        "Verdict levels: low, medium, high, pending (repeatable or comma-separated).",
+        repeat=True,
+    ),
+    _query_parameter("signal", "A signal code the verdict carries, e.g. ip.datacenter."),
+    _query_parameter(
+        "ip",
+        "An address or CIDR prefix: the HTTP client or any address the session revealed.",
+    ),
+    _query_parameter("provider", "A provider name from the IP intelligence, or AS64500."),
+    _query_parameter(
+        "since", "Created at or after: ISO 8601, epoch seconds, or a duration ago (24h, 7d)."
+    ),
+    _query_parameter("until", "Created before: ISO 8601, epoch seconds, or a duration ago."),
+    _query_parameter("ua", "The claimed browser family (case-insensitive), e.g. Chrome."),
+]
+
+
 def report_access(request: Request, session_id: str) -> str:
     """The report's gate, in order: session id shape (404), token (401; 410 when it has
     expired), then ``Content-Type`` (415) — all before the body is validated."""
@@ -514,6 +550,7 @@ def api_router(ctx: WebContext) -> APIRouter:
         "ip (an address or CIDR prefix), provider (a name or AS64500), since and until "
         "(ISO 8601, epoch seconds, or a duration before now such as 24h), ua (browser "
         "family). A bad filter is a 400 naming it in error.field. Needs the operator API key.",
+        openapi_extra={"parameters": _FILTER_PARAMETERS},
     )
     async def list_sessions(
         request: Request,

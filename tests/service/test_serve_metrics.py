@@ -34,3 +34,16 @@ def test_metrics_count_a_real_stun_binding(tmp_path: Path) -> None:
         assert _value(scraped.text, "icewatch_stun_datagrams_total", {"kind": "udp"}) >= 1
     finally:
         kill_quietly(served)
+
+
+def test_the_banner_names_the_dashboard(tmp_path: Path) -> None:
+    served = start(tmp_path)
+    try:
+        assert served.popen.stdout is not None
+        lines: list[str] = []  # the rest of the banner, already in the pipe's buffer
+        while not lines or not lines[-1].startswith("Stop with"):
+            lines.append(served.popen.stdout.readline().decode().rstrip("\n"))
+    finally:
+        code, _, err = served.stop()
+    assert code == 0, err
+    assert f"  dashboard http://127.0.0.1:{served.port}/dashboard" in lines, lines

@@ -187,6 +187,8 @@ def _announce(settings: Settings, endpoints: Endpoints, out: TextIO) -> None:
     base = endpoints.page_url
     lines += [
         f"  api       {base}api/v1/sessions  (OpenAPI: {base}openapi.json)",
+        f"  dashboard {base}dashboard"
+        + ("" if settings.api_key else "  (closed: set api_key to open it)"),
         f"  health    {base}healthz",
         f"  stun      stun:{url_host(stun_host)}:{stun_port}",
         f"  turn      turn:{url_host(stun_host)}:{stun_port}?transport=udp|tcp "

@@ -73,3 +73,24 @@ def test_log_format_is_a_setting(value: str) -> None:
     from icewatch.service.settings import load_settings
 
     assert load_settings(cli={"log_format": value}, env={}).log_format == value
+
+
+def test_the_webrtc_stack_s_chatter_shows_only_at_debug() -> None:
+    """aioice logs every candidate pair's state change at INFO (about a dozen lines per
+    test connection): below ``debug`` only its warnings reach the log — a server logging
+    to a pipe nobody drains fast enough must not stall on them."""
+    try:
+        for level, shown in (("info", False), ("debug", True)):
+            stream = io.StringIO()
+            configure_logging(level, stream)
+            logging.getLogger("aioice.ice").info("Check CandidatePair FROZEN -> WAITING")
+            logging.getLogger("aiortc.rtcpeerconnection").info("connectionState new")
+            logging.getLogger("aioice.ice").warning("a real problem")
+            logging.getLogger("icewatch.peer").info("ours")
+            text = stream.getvalue()
+            assert ("FROZEN -> WAITING" in text) is shown
+            assert ("connectionState new" in text) is shown
+            assert "a real problem" in text
+            assert "ours" in text
+    finally:
+        configure_logging("warning")

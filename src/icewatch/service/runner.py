@@ -105,6 +105,10 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return uvloop.new_event_loop
 
 
+#: Third-party loggers quiet below ``debug`` (see :func:`configure_logging`).
+_CHATTY_LOGGERS = ("aioice", "aiortc")
+
+
 def configure_logging(level: str, stream: TextIO | None = None, log_format: str = "text") -> None:
     """Log lines to stderr: ``time level logger: message``, or one JSON object a line."""
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -114,6 +118,12 @@ def configure_logging(level: str, stream: TextIO | None = None, log_format: str 
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
+    # The WebRTC stack logs every ICE candidate pair's state change at INFO: lines per
+    # test connection, about no one's business but a debugging session. They show at
+    # ``debug``; otherwise only their warnings do.
+    chatty = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    for name in _CHATTY_LOGGERS:
+        logging.getLogger(name).setLevel(chatty)
 
 
 def run(settings: Settings, *, out: TextIO | None = None) -> int:

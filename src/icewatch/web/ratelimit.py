@@ -26,18 +26,15 @@ import math
 import re
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import cache
 
-from jinja2 import Environment, PackageLoader, Template, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from icewatch import __version__
 from icewatch.core.addr import IPAddress
 from icewatch.web.client import client_ip
 from icewatch.web.context import WebContext
-from icewatch.web.dashboard.routes import DASHBOARD_CSP
+from icewatch.web.dashboard.routes import DASHBOARD_CSP, template_environment
 from icewatch.web.errors import error_response
 
 __all__ = ["DEFAULT_MAX_KEYS", "RateLimitMiddleware", "RateLimiter", "client_key"]
@@ -156,16 +153,6 @@ def _route_path(scope: Scope) -> str:
     return path[len(root) :] if root and path.startswith(root) else path
 
 
-@cache
-def _template() -> Template:
-    env = Environment(
-        loader=PackageLoader("icewatch.web.dashboard", "templates"),
-        autoescape=select_autoescape(["html"], default=True),
-    )
-    env.globals["version"] = __version__
-    return env.get_template("rate_limited.html")
-
-
 class RateLimitMiddleware:
     """Applies ``rate_limit_sessions`` and ``rate_limit_login`` (pure ASGI middleware).
 
@@ -238,7 +225,11 @@ class RateLimitMiddleware:
             self.ctx.metrics.rate_limited.labels(route=route).inc()
         response: Response
         if path == "/dashboard" or path.startswith("/dashboard/"):
-            html = _template().render(title="Too many attempts", retry_after=wait)
+            html = (
+                template_environment()
+                .get_template("rate_limited.html")
+                .render(title="Too many attempts", retry_after=wait)
+            )
             headers = {**_HTML_HEADERS, "Retry-After": str(wait)}
             response = HTMLResponse(html, status_code=429, headers=headers)
         else:

@@ -85,7 +85,8 @@ _ALL_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
 @cache
-def _environment() -> Environment:
+def template_environment() -> Environment:
+    """The dashboard's templates (autoescaped), also used for the rate limit's HTML page."""
     env = Environment(
         loader=PackageLoader("icewatch.web.dashboard", "templates"),
         autoescape=select_autoescape(["html"], default=True),
@@ -133,7 +134,7 @@ def dashboard_router(ctx: WebContext) -> APIRouter:
     """The ``/dashboard`` routes, bound to one :class:`WebContext`."""
     router = APIRouter(prefix="/dashboard", include_in_schema=False)
     settings = ctx.settings
-    env = _environment()
+    env = template_environment()
     secret_box: list[bytes] = []
     signals = signal_choices()
 
